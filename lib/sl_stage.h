@@ -1,0 +1,65 @@
+/*
+ * lib/sl_stage.h - the stage runtime: a C stage is one scan function.
+ *
+ * sl_stage_main connects to the broker, declares the stage's name, capacity
+ * and needs, keeps heartbeats both ways, takes work by credit, runs the scan
+ * function on CAPACITY scan threads, times it, fills in version and timing,
+ * and answers. SIGTERM finishes what is held, says goodbye and exits.
+ * The scan function may be called from several threads at once: CTX is
+ * shared, so a stage keeps per-message state on the stack.
+ *
+ * Command line every stage accepts (the supervisor passes them):
+ *   --broker ENDPOINT   broker backend (default from -c, else the embedded default)
+ *   -c, --config FILE   sluice.yaml, for the broker endpoint and the stage's own section
+ *   --name NAME         graph node this process serves (default: def->name)
+ *   --capacity N        scan threads (default 1)
+ *   --needs LIST        override what the broker sends: envelope, body, parts (comma list)
+ * Tests: tests/e2e/test_pipeline.py
+ */
+#ifndef SL_STAGE_H
+#define SL_STAGE_H
+
+#include "sl_cfg.h"
+#include "sl_env.h"
+#include "sl_log.h"
+
+/* What a stage needs besides the envelope, declared to the broker. */
+#define SL_NEED_ENVELOPE 0u /* envelope only: rbl and greylist never get the body */
+#define SL_NEED_BODY 1u     /* the raw message */
+#define SL_NEED_PARTS 2u    /* the decoded parts mime produced */
+
+typedef struct sl_msg sl_msg_t;
+
+/* Lent to the scan function for one call; the runtime frees them. */
+const sl_env_t *sl_msg_env(const sl_msg_t *msg);
+const char *sl_msg_id(const sl_msg_t *msg);
+/* sl_msg_body - the raw message; empty when the stage did not ask for it. */
+sl_slice_t sl_msg_body(const sl_msg_t *msg);
+/* sl_msg_part_count / sl_msg_part - decoded part data (metadata: sl_env_part_*). */
+size_t sl_msg_part_count(const sl_msg_t *msg);
+sl_slice_t sl_msg_part(const sl_msg_t *msg, size_t index);
+/* sl_msg_phase - "connect", "rcpt" or "content". */
+const char *sl_msg_phase(const sl_msg_t *msg);
+
+/* sl_scan_fn - fill VERDICT; return 0, or -1 when the stage failed (the
+ * runtime records an error verdict and the graph's on_error applies). */
+typedef int (*sl_scan_fn)(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx);
+
+typedef struct {
+    const char *name;    /* default graph node name */
+    const char *version; /* stage code version, in every verdict */
+    unsigned needs;      /* SL_NEED_* bits */
+    sl_scan_fn scan;     /* required */
+    /* init - optional: called once before work starts with the parsed config
+     * (NULL when none) and the stage's own section "stages.NAME" when present;
+     * unknown arguments after "--" are passed in argc/argv. Sets *ctx. */
+    int (*init)(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char **argv);
+    void (*fini)(void *ctx);
+    /* rules_version - optional: version of the rules or signatures in use now. */
+    const char *(*rules_version)(void *ctx);
+} sl_stage_def_t;
+
+/* sl_stage_main - runs the stage until SIGTERM/SIGINT; the process exit code. */
+int sl_stage_main(int argc, char **argv, const sl_stage_def_t *def);
+
+#endif

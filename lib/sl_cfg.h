@@ -16,9 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_CFG_BYTES_MAX (4u << 20) /* config file size */
-#define SL_CFG_DEPTH_MAX 32         /* nesting */
-#define SL_CFG_NODES_MAX 100000     /* nodes in one file */
+#define SL_CFG_BYTES_MAX (4u << 20)   /* config file size */
+#define SL_CFG_DEPTH_MAX 32           /* nesting */
+#define SL_CFG_NODES_MAX 100000       /* nodes in one file */
+#define SL_CFG_ERRORS_MAX (64u << 10) /* error text kept; further errors are counted only */
 
 typedef struct sl_cfg sl_cfg_t;
 typedef struct sl_cfg_node sl_cfg_node_t;
@@ -38,6 +39,9 @@ const sl_cfg_node_t *sl_cfg_root(const sl_cfg_t *self);
 const char *sl_cfg_path(const sl_cfg_t *self);
 
 sl_cfg_kind_t sl_cfg_kind(const sl_cfg_node_t *node);
+/* sl_cfg_line - line to cite for NODE (1-based): its key's line when NODE is
+ * a map value (a block list under "stages:" starts a line later), else the
+ * line where it starts; 0 for NULL. */
 int sl_cfg_line(const sl_cfg_node_t *node);
 /* sl_cfg_scalar - text of a scalar node (borrowed), NULL for maps and sequences. */
 const char *sl_cfg_scalar(const sl_cfg_node_t *node);
@@ -51,7 +55,8 @@ const char *sl_cfg_key_at(const sl_cfg_node_t *node, size_t index);
  * KEY may be a dotted path: "smtpd.listen". */
 const sl_cfg_node_t *sl_cfg_get(const sl_cfg_node_t *node, const char *key);
 
-/* Errors collected while reading, "file:line: what" one per line. */
+/* Errors collected while reading, "file:line: what" one per line ("file: what"
+ * when AT is NULL). */
 void sl_cfg_error(sl_cfg_t *self, const sl_cfg_node_t *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 size_t sl_cfg_error_count(const sl_cfg_t *self);
@@ -77,5 +82,25 @@ int64_t sl_cfg_get_size(sl_cfg_t *self, const sl_cfg_node_t *map, const char *ke
 /* sl_cfg_check_keys - records an error for every key of MAP not in the
  * NULL-terminated list ALLOWED (catches typos such as "wokers"). */
 void sl_cfg_check_keys(sl_cfg_t *self, const sl_cfg_node_t *map, const char *const *allowed);
+
+/* Key paths name a node as an operator sees it: "broker.heartbeat",
+ * "stages[2].workers" (sequence indexes count from 0). A null value is a
+ * plain empty scalar, "~" or "null": the typed getters above refuse it
+ * ("found nothing"); a section or list left empty reads as absent. */
+
+/* sl_cfg_is_null - true for a null scalar ("key:" with no value, ~, null). */
+bool sl_cfg_is_null(const sl_cfg_node_t *node);
+/* sl_cfg_node_path - key path of NODE into BUF ("" for the root); cut with
+ * "..." when it does not fit. Returns BUF. */
+const char *sl_cfg_node_path(const sl_cfg_node_t *node, char *buf, size_t size);
+/* sl_cfg_expected - records "file:line: PATH: expected WHAT, found VALUE" for
+ * NODE, WHAT formatted from FMT; the value is shown quoted and made printable. */
+void sl_cfg_expected(sl_cfg_t *self, const sl_cfg_node_t *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* sl_cfg_get_map - value of KEY under MAP when it is a map (borrowed); NULL
+ * when absent or null; otherwise an error is recorded and NULL returned. */
+const sl_cfg_node_t *sl_cfg_get_map(sl_cfg_t *self, const sl_cfg_node_t *map, const char *key);
+/* sl_cfg_get_seq - the same for a sequence (a YAML list). */
+const sl_cfg_node_t *sl_cfg_get_seq(sl_cfg_t *self, const sl_cfg_node_t *map, const char *key);
 
 #endif

@@ -59,6 +59,10 @@ int sl_client_fd(sl_client_t *self);
  * (caller frees), NULL when the broker does not answer in TIMEOUT_MS. */
 char *sl_client_status(sl_client_t *self, int timeout_ms);
 
+/* sl_client_status_raw - the same statistics as the broker sent them, a msgpack
+ * map (caller frees; length in *len), NULL on timeout. */
+void *sl_client_status_raw(sl_client_t *self, int timeout_ms, size_t *len);
+
 /* sl_result_status_name - "ok", "busy", "tempfail", "error". */
 const char *sl_result_status_name(sl_result_status_t status);
 

@@ -40,6 +40,9 @@ sl_log_level_parse(const char *name)
     return -1;
 }
 
+static void s_vlog(sl_log_level_t level, const char *id, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 s_vlog(sl_log_level_t level, const char *id, const char *fmt, va_list ap)
 {

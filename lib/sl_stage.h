@@ -13,6 +13,7 @@
  *   -c, --config FILE   sluice.yaml, for the broker endpoint and the stage's own section
  *   --name NAME         graph node this process serves (default: def->name)
  *   --capacity N        scan threads (default 1)
+ *   --heartbeat MS      heartbeat interval (default broker.heartbeat from -c, else 1000)
  *   --needs LIST        override what the broker sends: envelope, body, parts (comma list)
  * Tests: tests/e2e/test_pipeline.py
  */

@@ -1,0 +1,372 @@
+/*
+ * broker/broker.c - sluice-broker: sockets, the poll loop and the client protocol.
+ *
+ * Everything from either socket is untrusted; frames are counted and sized
+ * before use and a malformed request is answered "error" (clients) or
+ * ignored (workers). Protocol: broker/README.md. Tests: tests/e2e/test_pipeline.py
+ */
+#include "broker.h"
+#include "sl_log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <msgpack.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+void
+broker_send_result(broker_t *b, const broker_ident_t *client, const void *req, size_t req_len,
+                   const char *status, const void *last, size_t last_len)
+{
+    void *s = b->frontend;
+    if (sl_wire_send_mem(s, client->bytes, client->len, ZMQ_SNDMORE) != 0 ||
+        sl_wire_send_str(s, SL_WIRE_CLIENT, ZMQ_SNDMORE) != 0 ||
+        sl_wire_send_str(s, "RESULT", ZMQ_SNDMORE) != 0 ||
+        sl_wire_send_mem(s, req, req_len, ZMQ_SNDMORE) != 0 ||
+        sl_wire_send_str(s, status, ZMQ_SNDMORE) != 0 || sl_wire_send_mem(s, last, last_len, 0) != 0)
+        sl_log_warn(NULL, "result lost status=%s error=\"%s\"", status, zmq_strerror(errno));
+}
+
+static void
+s_refuse(broker_t *b, const broker_ident_t *client, sl_slice_t req, const char *status,
+         const char *why)
+{
+    if (req.len > SL_WIRE_REQ_MAX)
+        req.len = SL_WIRE_REQ_MAX;
+    broker_send_result(b, client, req.ptr, req.len, status, why, strlen(why));
+}
+
+/* s_admit - is there room for one more message through PHASE of GRAPH? */
+static const char *
+s_admit(broker_t *b, const sl_conf_graph_t *g, sl_phase_t phase)
+{
+    if (b->msg_count >= (size_t) b->conf->broker.max_messages)
+        return "broker at max_messages";
+    for (size_t i = 0; i < g->step_count[phase]; i++) {
+        const sl_conf_step_t *st = &g->steps[phase][i];
+        for (size_t k = 0; k < st->count; k++) {
+            for (size_t s = 0; s < b->stage_count; s++) {
+                broker_stage_t *bs = &b->stages[s];
+                if (strcmp(bs->conf->name, st->stages[k]) == 0 &&
+                    bs->queued >= (size_t) bs->conf->queue_max)
+                    return "stage queue full";
+            }
+        }
+    }
+    return NULL;
+}
+
+static void
+s_submit(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
+{
+    /* SLC1 SUBMIT req graph phase env [body] */
+    sl_slice_t req = sl_frames_at(fr, 2);
+    if (fr->count < 6 || fr->count > 7 || req.len == 0 || req.len > SL_WIRE_REQ_MAX) {
+        sl_log_warn(NULL, "refuse submit reason=\"bad frame count or request id\" frames=%zu",
+                    fr->count);
+        if (fr->count >= 3)
+            s_refuse(b, client, req, "error", "malformed SUBMIT");
+        return;
+    }
+    char graph_name[SL_ENV_NAME_MAX + 1], phase_name[16];
+    sl_slice_t gs = sl_frames_at(fr, 3), ps = sl_frames_at(fr, 4);
+    if (gs.len > SL_ENV_NAME_MAX || ps.len >= sizeof phase_name) {
+        s_refuse(b, client, req, "error", "graph or phase name too long");
+        return;
+    }
+    memcpy(graph_name, gs.ptr, gs.len);
+    graph_name[gs.len] = '\0';
+    memcpy(phase_name, ps.ptr, ps.len);
+    phase_name[ps.len] = '\0';
+    const sl_conf_graph_t *g = sl_conf_graph(b->conf, gs.len ? graph_name : "default");
+    int phase = sl_conf_phase_parse(phase_name);
+    if (g == NULL || phase < 0) {
+        s_refuse(b, client, req, "error", g == NULL ? "unknown graph" : "unknown phase");
+        return;
+    }
+    sl_slice_t es = sl_frames_at(fr, 5);
+    sl_env_t *env = NULL;
+    const char *why = NULL;
+    if (sl_env_decode(es.ptr, es.len, &env, &why) != 0) {
+        char shown[128];
+        snprintf(shown, sizeof shown, "bad envelope: %s", why ? why : "?");
+        sl_log_warn(NULL, "refuse submit reason=\"%s\"", shown);
+        s_refuse(b, client, req, "error", shown);
+        return;
+    }
+    const char *full = s_admit(b, g, (sl_phase_t) phase);
+    if (full) {
+        sl_log_info(sl_env_id(env), "busy reason=\"%s\" messages=%zu", full, b->msg_count);
+        s_refuse(b, client, req, "busy", full);
+        sl_env_destroy(&env);
+        return;
+    }
+    broker_msg_t *m = sl_xcalloc(1, sizeof *m);
+    m->client = *client;
+    memcpy(m->req, req.ptr, req.len);
+    m->req_len = req.len;
+    m->graph = g;
+    m->phase = (sl_phase_t) phase;
+    m->env = env;
+    if (fr->count == 7) {
+        sl_frames_take(fr, 6, &m->body);
+        m->has_body = true;
+    } else {
+        zmq_msg_init(&m->body);
+    }
+    m->started_at = sl_mono_ms();
+    broker_msg_start(b, m);
+}
+
+/* s_status - statistics as a msgpack map (see broker/README.md). */
+static void
+s_status(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
+{
+    sl_slice_t req = sl_frames_at(fr, 2);
+    if (fr->count != 3 || req.len == 0 || req.len > SL_WIRE_REQ_MAX)
+        return;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_str_with_body(&pk, "messages", 8);
+    msgpack_pack_uint64(&pk, b->msg_count);
+    msgpack_pack_str_with_body(&pk, "max_messages", 12);
+    msgpack_pack_uint64(&pk, (uint64_t) b->conf->broker.max_messages);
+    msgpack_pack_str_with_body(&pk, "stages", 6);
+    msgpack_pack_array(&pk, b->stage_count);
+    for (size_t i = 0; i < b->stage_count; i++) {
+        broker_stage_t *s = &b->stages[i];
+        unsigned capacity = 0;
+        for (broker_worker_t *w = b->workers; w; w = w->next)
+            if (w->stage == i)
+                capacity += w->capacity;
+        const char *keys[] = {"workers", "capacity", "in_flight", "queued",
+                              "done",    "errors",   "timeouts",  "crashes"};
+        uint64_t vals[] = {s->workers, capacity, s->in_flight, s->queued,
+                           s->done,    s->errors, s->timeouts,  s->crashes};
+        msgpack_pack_map(&pk, 10);
+        msgpack_pack_str_with_body(&pk, "name", 4);
+        msgpack_pack_str_with_body(&pk, s->conf->name, strlen(s->conf->name));
+        for (size_t k = 0; k < 8; k++) {
+            msgpack_pack_str_with_body(&pk, keys[k], strlen(keys[k]));
+            msgpack_pack_uint64(&pk, vals[k]);
+        }
+        msgpack_pack_str_with_body(&pk, "ms_total", 8);
+        msgpack_pack_double(&pk, s->ms_total);
+    }
+    void *s = b->frontend;
+    sl_wire_send_mem(s, client->bytes, client->len, ZMQ_SNDMORE);
+    sl_wire_send_str(s, SL_WIRE_CLIENT, ZMQ_SNDMORE);
+    sl_wire_send_str(s, "STATUS", ZMQ_SNDMORE);
+    sl_wire_send_mem(s, req.ptr, req.len, ZMQ_SNDMORE);
+    sl_wire_send_mem(s, sb.data, sb.size, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static int
+s_ident(const sl_frames_t *fr, broker_ident_t *id)
+{
+    sl_slice_t s = sl_frames_at(fr, 0);
+    if (s.len == 0 || s.len > BROKER_IDENTITY_MAX)
+        return -1;
+    memcpy(id->bytes, s.ptr, s.len);
+    id->len = s.len;
+    return 0;
+}
+
+static void
+s_frontend(broker_t *b)
+{
+    for (int n = 0; n < 1000; n++) {
+        if (sl_frames_recv(b->frontend, &b->frames, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
+            return;
+        broker_ident_t client;
+        /* frames: identity, version, command, ... (shifted by one for the identity) */
+        if (s_ident(&b->frames, &client) != 0 || b->frames.truncated ||
+            !sl_frames_is(&b->frames, 1, SL_WIRE_CLIENT)) {
+            sl_log_warn(NULL, "client message ignored reason=\"bad framing\" frames=%zu",
+                        b->frames.count);
+            continue;
+        }
+        /* Drop the identity frame so indexes match broker/README.md. */
+        zmq_msg_close(&b->frames.frames[0]);
+        memmove(&b->frames.frames[0], &b->frames.frames[1],
+                (b->frames.count - 1) * sizeof b->frames.frames[0]);
+        b->frames.count--;
+        if (sl_frames_is(&b->frames, 1, "SUBMIT"))
+            s_submit(b, &client, &b->frames);
+        else if (sl_frames_is(&b->frames, 1, "STATUS"))
+            s_status(b, &client, &b->frames);
+        else
+            sl_log_warn(NULL, "client message ignored reason=\"unknown command\"");
+        sl_frames_close(&b->frames);
+    }
+}
+
+static void
+s_backend(broker_t *b)
+{
+    for (int n = 0; n < 1000; n++) {
+        if (sl_frames_recv(b->backend, &b->frames, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
+            return;
+        broker_ident_t id;
+        if (s_ident(&b->frames, &id) != 0 || b->frames.truncated ||
+            !sl_frames_is(&b->frames, 1, SL_WIRE_WORKER) || b->frames.count < 3) {
+            sl_log_warn(NULL, "worker message ignored reason=\"bad framing\" frames=%zu",
+                        b->frames.count);
+            broker_worker_t *w = broker_worker_seen(b, &id);
+            if (w)
+                broker_worker_remove(b, w, true, "malformed message");
+            sl_frames_close(&b->frames);
+            continue;
+        }
+        zmq_msg_close(&b->frames.frames[0]);
+        memmove(&b->frames.frames[0], &b->frames.frames[1],
+                (b->frames.count - 1) * sizeof b->frames.frames[0]);
+        b->frames.count--;
+        if (sl_frames_is(&b->frames, 1, "READY")) {
+            broker_worker_ready(b, &id, &b->frames);
+        } else if (sl_frames_is(&b->frames, 1, "DONE")) {
+            broker_worker_done(b, &id, &b->frames);
+        } else if (sl_frames_is(&b->frames, 1, "HB")) {
+            if (broker_worker_seen(b, &id) == NULL) {
+                /* Unknown (the broker restarted): ask it to register again. */
+                sl_wire_send_mem(b->backend, id.bytes, id.len, ZMQ_SNDMORE);
+                sl_wire_send_str(b->backend, SL_WIRE_WORKER, ZMQ_SNDMORE);
+                sl_wire_send_str(b->backend, "BYE", ZMQ_SNDMORE);
+                sl_wire_send_str(b->backend, "unknown worker", 0);
+            }
+        } else if (sl_frames_is(&b->frames, 1, "BYE")) {
+            broker_worker_t *w = broker_worker_seen(b, &id);
+            if (w)
+                broker_worker_remove(b, w, false, "said goodbye");
+        } else {
+            broker_worker_t *w = broker_worker_seen(b, &id);
+            if (w)
+                broker_worker_remove(b, w, true, "unknown command");
+        }
+        sl_frames_close(&b->frames);
+    }
+}
+
+static void *
+s_bind(broker_t *b, const char *endpoint)
+{
+    void *s = zmq_socket(b->zctx, ZMQ_ROUTER);
+    int64_t maxmsg = b->conf->broker.max_frame_bytes;
+    int hwm = 100000, linger = 0;
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (strncmp(endpoint, "ipc://", 6) == 0)
+        unlink(endpoint + 6); /* a stale socket file from a killed broker */
+    if (zmq_bind(s, endpoint) != 0) {
+        sl_log_error(NULL, "bind failed endpoint=%s error=\"%s\"", endpoint, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int
+s_run(broker_t *b)
+{
+    b->frontend = s_bind(b, b->conf->broker.frontend);
+    b->backend = s_bind(b, b->conf->broker.backend);
+    if (b->frontend == NULL || b->backend == NULL)
+        return 1;
+    sl_log_info(NULL, "broker ready frontend=%s backend=%s stages=%zu", b->conf->broker.frontend,
+                b->conf->broker.backend, b->stage_count);
+    uint64_t next_tick = 0;
+    while (!s_stop) {
+        zmq_pollitem_t items[] = {{b->frontend, 0, ZMQ_POLLIN, 0}, {b->backend, 0, ZMQ_POLLIN, 0}};
+        int tick_ms = b->conf->broker.heartbeat_ms / 4;
+        if (tick_ms < 10)
+            tick_ms = 10;
+        if (tick_ms > 100)
+            tick_ms = 100;
+        int rc = zmq_poll(items, 2, tick_ms);
+        if (rc < 0 && errno != EINTR) {
+            sl_log_error(NULL, "poll failed error=\"%s\"", zmq_strerror(errno));
+            break;
+        }
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_backend(b);
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+            s_frontend(b);
+        uint64_t now = sl_mono_ms();
+        if (now >= next_tick) {
+            broker_worker_tick(b, now);
+            broker_msg_sweep(b, now);
+            next_tick = now + (uint64_t) tick_ms;
+        }
+        broker_dispatch(b);
+    }
+    sl_log_info(NULL, "broker stopping messages=%zu", b->msg_count);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *config = NULL;
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+        if (c == 'c') {
+            config = optarg;
+        } else {
+            fprintf(stderr, "usage: sluice-broker [-c sluice.yaml]\n");
+            return 2;
+        }
+    }
+    sl_log_open("sluice-broker", SL_LOG_INFO);
+    char err[8192];
+    sl_conf_t *conf = sl_conf_load(config, err, sizeof err);
+    if (conf == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    sl_log_set_level((sl_log_level_t) conf->log_level);
+    mkdir(conf->run_dir, 0755);
+
+    struct sigaction sa = {.sa_handler = s_on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    broker_t b = {.conf = conf, .next_job_id = sl_now_ms() << 16};
+    b.zctx = zmq_ctx_new();
+    b.stage_count = conf->stage_count;
+    b.stages = sl_xcalloc(conf->stage_count, sizeof *b.stages);
+    for (size_t i = 0; i < conf->stage_count; i++)
+        b.stages[i].conf = &conf->stages[i];
+    int rc = s_run(&b);
+    /* Messages still here are re-submitted by their submitters: the spool is the truth. */
+    broker_free_all(&b);
+    if (b.frontend)
+        zmq_close(b.frontend);
+    if (b.backend)
+        zmq_close(b.backend);
+    zmq_ctx_term(b.zctx);
+    sl_frames_free(&b.frames);
+    free(b.stages);
+    sl_conf_destroy(&conf);
+    return rc;
+}

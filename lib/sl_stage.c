@@ -1,0 +1,516 @@
+/*
+ * lib/sl_stage.c - the stage runtime: socket, heartbeats, credit, scan threads, signals.
+ *
+ * The main thread owns the DEALER socket to the broker and never scans; each
+ * of CAPACITY scan threads owns one inproc PAIR socket and runs the stage's
+ * scan function. Frames move between them without copies (inproc passes
+ * zmq_msg_t buffers by reference), so a 1 MB body is received once.
+ * Protocol: broker/README.md. Tests: tests/e2e/test_pipeline.py
+ */
+#include "sl_stage.h"
+#include "sl_conf.h"
+#include "sl_wire.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SL_STAGE_CAPACITY_MAX 256
+#define SL_STAGE_BACKLOG_MAX 1024 /* jobs held locally beyond idle threads (after reconnects) */
+
+struct sl_msg {
+    const char *id;        /* queue id (borrowed from env) */
+    const char *phase;     /* borrowed from the JOB frame copy */
+    sl_env_t *env;         /* decoded envelope */
+    sl_slice_t body;       /* raw message, or empty */
+    sl_slice_t *parts;     /* decoded part data */
+    size_t part_count;     /* entries in parts */
+};
+
+typedef struct {
+    const sl_stage_def_t *def;
+    void *ctx;           /* the stage's own context */
+    const char *name;    /* graph node served */
+    char label[128];     /* host:pid */
+    void *zctx;
+} s_runtime_t;
+
+typedef struct {
+    s_runtime_t *rt;
+    pthread_t thread;
+    void *pair;          /* main thread's end */
+    char endpoint[64];   /* inproc name */
+    bool busy;           /* holds a job */
+} s_scanner_t;
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+const sl_env_t *
+sl_msg_env(const sl_msg_t *msg)
+{
+    return msg->env;
+}
+
+const char *
+sl_msg_id(const sl_msg_t *msg)
+{
+    return msg->id;
+}
+
+sl_slice_t
+sl_msg_body(const sl_msg_t *msg)
+{
+    return msg->body;
+}
+
+size_t
+sl_msg_part_count(const sl_msg_t *msg)
+{
+    return msg->part_count;
+}
+
+sl_slice_t
+sl_msg_part(const sl_msg_t *msg, size_t index)
+{
+    if (index >= msg->part_count)
+        return (sl_slice_t){NULL, 0};
+    return msg->parts[index];
+}
+
+const char *
+sl_msg_phase(const sl_msg_t *msg)
+{
+    return msg->phase;
+}
+
+/* s_scan_one - FR: job phase needs env [body] [parts...]; answers on PAIR. */
+static void
+s_scan_one(s_runtime_t *rt, void *pair, sl_frames_t *fr)
+{
+    char phase[16] = "";
+    sl_slice_t ps = sl_frames_at(fr, 1), ns = sl_frames_at(fr, 2), es = sl_frames_at(fr, 3);
+    if (ps.len < sizeof phase)
+        memcpy(phase, ps.ptr, ps.len);
+    bool body = ns.len >= 4 && memcmp(ns.ptr, "body", 4) == 0;
+    size_t first_part = body ? 5 : 4;
+    sl_msg_t msg = {.phase = phase};
+    sl_verdict_t *v = sl_verdict_new(rt->name);
+    const char *why = NULL;
+    uint64_t t0 = sl_mono_us();
+    if (sl_env_decode(es.ptr, es.len, &msg.env, &why) != 0) {
+        char text[160];
+        snprintf(text, sizeof text, "bad envelope: %s", why ? why : "?");
+        sl_log_warn(NULL, "scan refused reason=\"%s\"", text);
+        sl_verdict_set_error(v, text);
+    } else {
+        msg.id = sl_env_id(msg.env);
+        if (body)
+            msg.body = sl_frames_at(fr, 4);
+        if (fr->count > first_part) {
+            msg.part_count = fr->count - first_part;
+            msg.parts = sl_xcalloc(msg.part_count, sizeof *msg.parts);
+            for (size_t i = 0; i < msg.part_count; i++)
+                msg.parts[i] = sl_frames_at(fr, first_part + i);
+        }
+        if (rt->def->scan(&msg, v, rt->ctx) != 0 && sl_verdict_error(v)[0] == '\0')
+            sl_verdict_set_error(v, "stage failed");
+    }
+    sl_verdict_set_ms(v, (double) (sl_mono_us() - t0) / 1000.0);
+    sl_verdict_set_versions(v, rt->def->version ? rt->def->version : "0",
+                            rt->def->rules_version ? rt->def->rules_version(rt->ctx) : "");
+    sl_verdict_set_worker(v, rt->label);
+    size_t vlen = 0;
+    void *venc = sl_verdict_encode(v, &vlen);
+    size_t nparts = sl_verdict_part_count(v);
+    sl_slice_t job = sl_frames_at(fr, 0);
+    sl_wire_send_mem(pair, job.ptr, job.len, ZMQ_SNDMORE);
+    sl_wire_send_owned(pair, venc, vlen, nparts ? ZMQ_SNDMORE : 0);
+    for (size_t i = 0; i < nparts; i++) {
+        size_t len = 0;
+        void *data = sl_verdict_take_part_data(v, i, &len);
+        sl_wire_send_owned(pair, data, len, i + 1 < nparts ? ZMQ_SNDMORE : 0);
+    }
+    sl_verdict_destroy(&v);
+    free(msg.parts);
+    sl_env_destroy(&msg.env);
+}
+
+static void *
+s_scanner_main(void *arg)
+{
+    s_scanner_t *sc = arg;
+    void *pair = zmq_socket(sc->rt->zctx, ZMQ_PAIR);
+    zmq_connect(pair, sc->endpoint);
+    sl_frames_t fr = {0};
+    for (;;) {
+        if (sl_frames_recv(pair, &fr, SL_WIRE_FRAMES_MAX, 0) != 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (fr.count == 1 && sl_frames_is(&fr, 0, "STOP"))
+            break;
+        s_scan_one(sc->rt, pair, &fr);
+        sl_frames_close(&fr);
+    }
+    sl_frames_free(&fr);
+    int linger = 0;
+    zmq_setsockopt(pair, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(pair);
+    return NULL;
+}
+
+/* The connection to the broker, with reconnect back-off. */
+typedef struct {
+    s_runtime_t *rt;
+    const char *endpoint;
+    int heartbeat_ms;
+    unsigned capacity;
+    const char *needs;
+    void *sock;
+    uint64_t last_recv, last_sent;
+    uint64_t reconnect_at;  /* 0 = connected */
+    uint64_t backoff_ms;
+    sl_frames_t frames;
+} s_link_t;
+
+static void
+s_send_cmd(s_link_t *l, const char *command, int more)
+{
+    sl_wire_send_str(l->sock, SL_WIRE_WORKER, ZMQ_SNDMORE);
+    sl_wire_send_str(l->sock, command, more);
+    l->last_sent = sl_mono_ms();
+}
+
+static void
+s_ready(s_link_t *l)
+{
+    char cap[16];
+    snprintf(cap, sizeof cap, "%u", l->capacity);
+    s_send_cmd(l, "READY", ZMQ_SNDMORE);
+    sl_wire_send_str(l->sock, l->rt->name, ZMQ_SNDMORE);
+    sl_wire_send_str(l->sock, cap, ZMQ_SNDMORE);
+    sl_wire_send_str(l->sock, l->needs, ZMQ_SNDMORE);
+    sl_wire_send_str(l->sock, l->rt->def->version ? l->rt->def->version : "0", ZMQ_SNDMORE);
+    sl_wire_send_str(l->sock, l->rt->label, 0);
+}
+
+static void
+s_connect(s_link_t *l)
+{
+    l->sock = zmq_socket(l->rt->zctx, ZMQ_DEALER);
+    int linger = 0, hwm = 100000;
+    int64_t maxmsg = 1LL << 30;
+    zmq_setsockopt(l->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(l->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(l->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_connect(l->sock, l->endpoint) != 0)
+        sl_log_error(NULL, "connect failed endpoint=%s error=\"%s\"", l->endpoint,
+                     zmq_strerror(errno));
+    l->last_recv = sl_mono_ms();
+    l->reconnect_at = 0;
+    s_ready(l);
+}
+
+static void
+s_disconnect(s_link_t *l, uint64_t now)
+{
+    zmq_close(l->sock);
+    l->sock = NULL;
+    l->reconnect_at = now + l->backoff_ms;
+    sl_log_warn(NULL, "broker silent; reconnecting in %llums", (unsigned long long) l->backoff_ms);
+    l->backoff_ms = l->backoff_ms * 2 > 30000 ? 30000 : l->backoff_ms * 2;
+}
+
+/* Local jobs waiting for a free scan thread (only after a reconnect race). */
+typedef struct {
+    sl_frames_t *jobs;
+    size_t head, count;
+} s_backlog_t;
+
+static void
+s_forward(void *to, sl_frames_t *fr, size_t from)
+{
+    for (size_t i = from; i < fr->count; i++) {
+        zmq_msg_t m;
+        sl_frames_take(fr, i, &m);
+        if (zmq_msg_send(&m, to, i + 1 < fr->count ? ZMQ_SNDMORE : 0) < 0)
+            zmq_msg_close(&m);
+    }
+}
+
+static bool
+s_give(s_scanner_t *sc, size_t n, sl_frames_t *fr)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!sc[i].busy) {
+            sc[i].busy = true;
+            s_forward(sc[i].pair, fr, 2); /* drop "SLW1" "JOB" */
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+s_on_broker(s_link_t *l, s_scanner_t *sc, size_t n, s_backlog_t *bl)
+{
+    for (int k = 0; k < 1000; k++) {
+        sl_frames_t *fr = &l->frames;
+        if (sl_frames_recv(l->sock, fr, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
+            return;
+        l->last_recv = sl_mono_ms();
+        l->backoff_ms = 250;
+        if (fr->truncated || !sl_frames_is(fr, 0, SL_WIRE_WORKER) || fr->count < 2) {
+            sl_log_warn(NULL, "broker message ignored reason=\"bad framing\"");
+        } else if (sl_frames_is(fr, 1, "JOB") && fr->count >= 6) {
+            if (!s_give(sc, n, fr)) {
+                if (bl->count == SL_STAGE_BACKLOG_MAX) {
+                    sl_log_warn(NULL, "job dropped reason=\"backlog full\"; the broker "
+                                "re-dispatches it when its timeout passes");
+                } else {
+                    sl_frames_t *slot = &bl->jobs[(bl->head + bl->count) % SL_STAGE_BACKLOG_MAX];
+                    sl_frames_t tmp = *slot;
+                    *slot = *fr;
+                    *fr = tmp;
+                    bl->count++;
+                }
+            }
+        } else if (sl_frames_is(fr, 1, "BYE")) {
+            sl_slice_t why = sl_frames_at(fr, 2);
+            char shown[64];
+            sl_log_warn(NULL, "broker said BYE reason=\"%s\"",
+                        sl_log_str(why.ptr, why.len, shown, sizeof shown));
+            if (sl_wire_slice_eq(why, "unknown stage")) {
+                s_stop = 2;
+                return;
+            }
+            s_ready(l); /* the broker restarted and does not know us: register again */
+        }
+        sl_frames_close(fr);
+    }
+}
+
+static void
+s_on_scanner(s_link_t *l, s_scanner_t *sc, s_backlog_t *bl, sl_frames_t *fr)
+{
+    if (sl_frames_recv(sc->pair, fr, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
+        return;
+    sc->busy = false;
+    if (l->sock) {
+        s_send_cmd(l, "DONE", ZMQ_SNDMORE);
+        s_forward(l->sock, fr, 0);
+    }
+    sl_frames_close(fr);
+    if (bl->count > 0) {
+        sl_frames_t *job = &bl->jobs[bl->head];
+        bl->head = (bl->head + 1) % SL_STAGE_BACKLOG_MAX;
+        bl->count--;
+        sc->busy = true;
+        s_forward(sc->pair, job, 2);
+        sl_frames_close(job);
+    }
+}
+
+static int
+s_loop(s_link_t *l, s_scanner_t *sc, size_t n)
+{
+    s_backlog_t bl = {.jobs = sl_xcalloc(SL_STAGE_BACKLOG_MAX, sizeof(sl_frames_t))};
+    zmq_pollitem_t *items = sl_xcalloc(n + 1, sizeof *items);
+    sl_frames_t fr = {0};
+    uint64_t stop_deadline = 0;
+    s_connect(l);
+    for (;;) {
+        uint64_t now = sl_mono_ms();
+        size_t busy = 0;
+        for (size_t i = 0; i < n; i++)
+            busy += sc[i].busy;
+        if (s_stop && stop_deadline == 0)
+            stop_deadline = now + 10000;
+        if (s_stop && (busy == 0 || now > stop_deadline || s_stop == 2))
+            break;
+        if (l->sock == NULL && now >= l->reconnect_at)
+            s_connect(l);
+        for (size_t i = 0; i < n; i++)
+            items[i] = (zmq_pollitem_t){sc[i].pair, 0, ZMQ_POLLIN, 0};
+        items[n] = (zmq_pollitem_t){l->sock, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(items, l->sock ? (int) n + 1 : (int) n, 100);
+        if (rc < 0 && errno != EINTR)
+            break;
+        for (size_t i = 0; rc > 0 && i < n; i++)
+            if (items[i].revents & ZMQ_POLLIN)
+                s_on_scanner(l, &sc[i], &bl, &fr);
+        if (rc > 0 && l->sock && (items[n].revents & ZMQ_POLLIN) && !s_stop)
+            s_on_broker(l, sc, n, &bl);
+        now = sl_mono_ms();
+        if (l->sock && now - l->last_recv > 3 * (uint64_t) l->heartbeat_ms)
+            s_disconnect(l, now);
+        else if (l->sock && now - l->last_sent >= (uint64_t) l->heartbeat_ms)
+            s_send_cmd(l, "HB", 0);
+    }
+    if (l->sock) {
+        s_send_cmd(l, "BYE", 0); /* the broker re-dispatches the backlog */
+        zmq_close(l->sock);
+        l->sock = NULL;
+    }
+    for (size_t i = 0; i < SL_STAGE_BACKLOG_MAX; i++)
+        sl_frames_free(&bl.jobs[i]);
+    free(bl.jobs);
+    free(items);
+    sl_frames_free(&fr);
+    sl_frames_free(&l->frames);
+    return s_stop == 2 ? 1 : 0;
+}
+
+/* s_section - the stage's "options:" map in its stages: entry, or NULL. */
+static const sl_cfg_node_t *
+s_section(sl_conf_t *conf, const char *name)
+{
+    const sl_cfg_node_t *stages = sl_cfg_get(sl_cfg_root(conf->cfg), "stages");
+    for (size_t i = 0; stages && i < sl_cfg_count(stages); i++) {
+        const sl_cfg_node_t *st = sl_cfg_at(stages, i);
+        const sl_cfg_node_t *nm = sl_cfg_get(st, "name");
+        if (nm && sl_cfg_scalar(nm) && strcmp(sl_cfg_scalar(nm), name) == 0)
+            return sl_cfg_get(st, "options");
+    }
+    return NULL;
+}
+
+static void
+s_usage(const char *prog)
+{
+    fprintf(stderr,
+            "usage: %s [-c sluice.yaml] [--broker ENDPOINT] [--name NAME] [--capacity N]\n"
+            "       [--needs envelope|body|parts|body,parts] [stage options...]\n",
+            prog);
+}
+
+int
+sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
+{
+    const char *config = NULL, *broker = NULL, *name = def->name, *needs_arg = NULL;
+    long capacity = 1, heartbeat_ms = 0;
+    char **rest = sl_xcalloc((size_t) argc + 1, sizeof *rest);
+    int nrest = 0;
+    rest[nrest++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && has_val)
+            config = argv[++i];
+        else if (strcmp(a, "--broker") == 0 && has_val)
+            broker = argv[++i];
+        else if (strcmp(a, "--name") == 0 && has_val)
+            name = argv[++i];
+        else if (strcmp(a, "--capacity") == 0 && has_val)
+            capacity = strtol(argv[++i], NULL, 10);
+        else if (strcmp(a, "--heartbeat") == 0 && has_val)
+            heartbeat_ms = strtol(argv[++i], NULL, 10);
+        else if (strcmp(a, "--needs") == 0 && has_val)
+            needs_arg = argv[++i];
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            s_usage(argv[0]);
+            free(rest);
+            return 0;
+        } else
+            rest[nrest++] = argv[i];
+    }
+    char prog[96];
+    snprintf(prog, sizeof prog, "sluice-stage-%s", name);
+    sl_log_open(prog, SL_LOG_INFO);
+    if (capacity < 1 || capacity > SL_STAGE_CAPACITY_MAX) {
+        sl_log_error(NULL, "--capacity must be 1..%d", SL_STAGE_CAPACITY_MAX);
+        free(rest);
+        return 2;
+    }
+    char err[8192];
+    sl_conf_t *conf = NULL;
+    if (config || broker == NULL) {
+        conf = sl_conf_load(config, err, sizeof err);
+        if (conf == NULL) {
+            fprintf(stderr, "%s\n", err);
+            free(rest);
+            return 1;
+        }
+        sl_log_set_level((sl_log_level_t) conf->log_level);
+    }
+    s_runtime_t rt = {.def = def, .name = name, .zctx = zmq_ctx_new()};
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(rt.label, sizeof rt.label, "%s:%d", host, (int) getpid());
+
+    const char *needs = def->needs == 0 ? "envelope" : def->needs == SL_NEED_BODY ? "body" :
+                        def->needs == SL_NEED_PARTS ? "parts" : "body,parts";
+    if (needs_arg)
+        needs = needs_arg;
+    s_link_t link = {.rt = &rt,
+                     .endpoint = broker ? broker : conf->broker.backend,
+                     .heartbeat_ms = heartbeat_ms > 0 ? (int) heartbeat_ms
+                                     : conf ? conf->broker.heartbeat_ms : 1000,
+                     .capacity = (unsigned) capacity,
+                     .needs = needs,
+                     .backoff_ms = 250};
+
+    if (def->init && def->init(&rt.ctx, conf ? conf->cfg : NULL, conf ? s_section(conf, name) : NULL,
+                               nrest, rest) != 0) {
+        sl_log_error(NULL, "stage init failed");
+        sl_conf_destroy(&conf);
+        free(rest);
+        zmq_ctx_term(rt.zctx);
+        return 1;
+    }
+
+    struct sigaction sa = {.sa_handler = s_on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* Scan threads never see the signals: the main thread decides when to stop. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    size_t n = (size_t) capacity;
+    s_scanner_t *sc = sl_xcalloc(n, sizeof *sc);
+    for (size_t i = 0; i < n; i++) {
+        sc[i].rt = &rt;
+        snprintf(sc[i].endpoint, sizeof sc[i].endpoint, "inproc://sl-scan-%zu", i);
+        sc[i].pair = zmq_socket(rt.zctx, ZMQ_PAIR);
+        zmq_bind(sc[i].pair, sc[i].endpoint);
+        pthread_create(&sc[i].thread, NULL, s_scanner_main, &sc[i]);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    sl_log_info(NULL, "stage ready name=%s broker=%s capacity=%ld needs=%s", name, link.endpoint,
+                capacity, needs);
+
+    int rc = s_loop(&link, sc, n);
+
+    for (size_t i = 0; i < n; i++)
+        sl_wire_send_str(sc[i].pair, "STOP", 0);
+    for (size_t i = 0; i < n; i++) {
+        pthread_join(sc[i].thread, NULL);
+        int linger = 0;
+        zmq_setsockopt(sc[i].pair, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(sc[i].pair);
+    }
+    free(sc);
+    if (def->fini)
+        def->fini(rt.ctx);
+    zmq_ctx_term(rt.zctx);
+    sl_conf_destroy(&conf);
+    free(rest);
+    sl_log_info(NULL, "stage stopped name=%s", name);
+    return rc;
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# scripts/deps.sh - install the Debian 12 packages Sluice builds, runs and tests with.
+# Installs only what is missing (apt-get update runs only then). Run as root.
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential cmake pkg-config clang libclang-rt-14-dev
+  # libraries
+  libzmq3-dev libmsgpack-dev libyaml-dev libevent-dev libssl-dev libsqlite3-dev libunbound-dev
+  # tests: unit, end-to-end (Debian's python3 with zmq and msgpack), SMTP peers
+  libcmocka-dev python3 python3-zmq python3-msgpack swaks openssl procps iproute2
+)
+EXTRA_FILE="$(dirname "$0")/deps.extra"
+if [ -f "$EXTRA_FILE" ]; then
+  # one package a line; '#' comments; added by components as they need more
+  while read -r p; do p=${p%%#*}; p=${p//[[:space:]]/}; [ -n "$p" ] && PKGS+=("$p"); done < "$EXTRA_FILE"
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then echo "deps: run as root (apt-get)" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

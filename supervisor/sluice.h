@@ -1,0 +1,20 @@
+/*
+ * supervisor/sluice.h - the `sluice` command: subcommands and their shared helpers.
+ */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <stddef.h>
+
+/* Each subcommand: argv[0] is the subcommand name; returns the exit code. */
+int sluice_start_main(int argc, char **argv);
+int sluice_status_main(int argc, char **argv);
+int sluice_submit_main(int argc, char **argv);
+int sluice_check_config_main(int argc, char **argv);
+
+/* sluice_opt_config - the value of -c/--config in ARGV, or NULL (embedded default). */
+const char *sluice_opt_config(int argc, char **argv);
+/* sluice_bindir - the folder of the running sluice binary (for sibling programs). */
+void sluice_bindir(char *buf, size_t size);
+
+#endif

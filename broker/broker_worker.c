@@ -131,16 +131,21 @@ broker_worker_ready(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
 static long
 s_held_index(const broker_worker_t *w, sl_slice_t job_id)
 {
-    char hex[17];
+    /* 16 lower-case hex digits, as s_send_job wrote them. */
     if (job_id.len != 16)
         return -1;
-    for (unsigned i = 0; i < BROKER_CAPACITY_MAX; i++) {
-        if (w->held[i] == NULL)
-            continue;
-        snprintf(hex, sizeof hex, "%016llx", (unsigned long long) w->held[i]->id);
-        if (memcmp(hex, job_id.ptr, 16) == 0)
-            return (long) i;
+    uint64_t id = 0;
+    for (size_t i = 0; i < 16; i++) {
+        char c = job_id.ptr[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned) (c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned) (c - 'a' + 10) : 16;
+        if (d == 16)
+            return -1;
+        id = id << 4 | d;
     }
+    for (unsigned i = 0; i < BROKER_CAPACITY_MAX; i++)
+        if (w->held[i] != NULL && w->held[i]->id == id)
+            return (long) i;
     return -1;
 }
 

@@ -27,6 +27,10 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("ok", r.stdout)
 
+    def test_docker_config_is_valid(self):
+        r = sluice("check-config", os.path.join(SOURCE, "docker", "sluice.yaml"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_mistakes_are_explained_with_file_and_line(self):
         path = self.write("""data_dir: /tmp/x
 stages:

@@ -73,10 +73,13 @@ sl_dns_t *sl_dns_new_forward(const char *forward, int timeout_ms, char *err, siz
 void sl_dns_destroy(sl_dns_t **self_p);
 
 /* sl_dns_query - one query, waiting at most the resolver's timeout. Fills *out
- * (free with sl_dns_answer_clear). Returns out->status. */
+ * (free with sl_dns_answer_clear). Returns out->status. A name that cannot
+ * exist (empty, an empty label, a label over 63 or a name over 255 octets)
+ * is SL_DNS_NXDOMAIN with rcode -1 and a why, without asking anyone. */
 sl_dns_status_t sl_dns_query(sl_dns_t *self, const char *name, int type, sl_dns_answer_t *out);
 /* sl_dns_query_many - N queries in parallel; all answers within TIMEOUT_MS
- * (<= 0: the resolver's timeout); late ones are SL_DNS_TEMPFAIL "timeout". */
+ * (<= 0: the resolver's timeout); late ones are SL_DNS_TEMPFAIL "timeout"
+ * (rcode -1) and cancelled. Safe from any number of threads at once. */
 void sl_dns_query_many(sl_dns_t *self, const sl_dns_query_t *qs, size_t n, sl_dns_answer_t *out,
                        int timeout_ms);
 /* sl_dns_answer_clear - frees the record texts of ANSWER (harmless when empty). */

@@ -9,7 +9,8 @@ PKGS=(
   # libraries
   libzmq3-dev libmsgpack-dev libyaml-dev libevent-dev libssl-dev libsqlite3-dev libunbound-dev
   # tests: unit, end-to-end (Debian's python3 with zmq and msgpack), SMTP peers
-  libcmocka-dev python3 python3-zmq python3-msgpack swaks openssl procps iproute2
+  libcmocka-dev python3 python3-zmq python3-msgpack python3-dnslib dns-root-data swaks openssl
+  procps iproute2
 )
 EXTRA_FILE="$(dirname "$0")/deps.extra"
 if [ -f "$EXTRA_FILE" ]; then

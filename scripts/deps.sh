@@ -8,6 +8,9 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries
   libzmq3-dev libmsgpack-dev libyaml-dev libevent-dev libssl-dev libsqlite3-dev libunbound-dev
+  libgmime-3.0-dev libclamav-dev libyara-dev libarchive-dev libmagic-dev
+  # peers and reference engines for tests and benchmarks
+  yara clamav clamav-daemon zip
   # tests: unit, end-to-end (Debian's python3 with zmq and msgpack), SMTP peers
   libcmocka-dev python3 python3-zmq python3-msgpack python3-dnslib dns-root-data swaks openssl
   procps iproute2

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# bench/content.sh - throughput of the mime, av-a and av-b stages beside clamd and yara.
+#
+# Same bytes for everyone: the peers' corpora (shared/peers/common.sh: "sapc" = the
+# SpamAssassin public corpus, "gen" = generated mail with 10-200 KB attachments, EICAR in
+# some). Same signatures: stages/av-a/sigs for libclamav and clamd, stages/av-b/rules for
+# libyara and the yara command. Sluice runs `sluice start` with one graph per row and a
+# Python client keeping WINDOW messages in flight (the broker's client protocol); clamd
+# is fed by the peers' loadgen.py over INSTREAM with CONC connections; yara scans the
+# directory with -p 2 threads. Everything on this host's 2 cores, one row at a time.
+# Usage: bench/content.sh [BUILD_DIR]   (env: CORPORA="sapc gen", WINDOW=16, CONC=4,
+#        LIMIT=0 = all messages; results appended by hand to bench/RESULTS.md)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/.." && pwd)
+BUILD=${1:-$SRC/build-content}
+PEERS=${PEERS:-$SRC/../shared/peers}
+source "$PEERS/common.sh"
+WINDOW=${WINDOW:-16}
+CONC=${CONC:-4}
+LIMIT=${LIMIT:-0}
+P_CLAMD=${P_CLAMD:-3311}
+OUT=${OUT:-$WORK/content-bench.tsv}
+export SLUICE_BIN=$BUILD/bin SLUICE_SOURCE=$SRC
+
+ensure_corpus
+CORPORA=${CORPORA:-$(default_corpora)}
+echo -e "corpus\tengine\tmsgs\tMB\tseconds\tmsgs_per_s\tMB_per_s\tdetections\textra" > "$OUT"
+
+# sluice_row CORPUS LABEL GRAPH_STAGES: one gateway, every message of the corpus once.
+sluice_row() {
+  local corpus=$1 label=$2 list=$3
+  /usr/bin/python3 - "$corpus" "$label" "$list" "$WINDOW" "$LIMIT" "$SRC" <<'EOF' | tee -a "$OUT"
+import os, shutil, sys, time
+corpus, label, listfile, window, limit, src = sys.argv[1:7]
+sys.path.insert(0, os.path.join(src, "tests", "e2e"))
+from sluice_e2e import Client, Gateway, envelope
+stages = {"mime": "[sluice-stage-mime]", "av-a": "[sluice-stage-av-a]",
+          "av-b": "[sluice-stage-av-b]"}
+graph = {"mime": "[mime]", "av-a": "[av-a]", "av-b": "[av-b]",
+         "content": "[mime, [av-a, av-b]]"}[label]
+used = [s for s in stages if s in graph]
+body = "stages:\n"
+for s in used:
+    body += "  - name: %s\n    command: %s\n    capacity: 2\n    timeout: 60s\n" % (s, stages[s])
+    if s == "av-a":
+        body += "    options: {sigs: %s/stages/av-a/sigs, reload_check: 0}\n" % src
+    if s == "av-b":
+        body += "    options: {rules: %s/stages/av-b/rules, reload_check: 0}\n" % src
+body += "graphs:\n  default:\n    content: %s\n" % graph
+gw = Gateway(body, name="bench-" + label)
+try:
+    gw.start({s: 1 for s in used}, timeout=60)
+    files = [l.rstrip("\n") for l in open(listfile)]
+    if int(limit) > 0:
+        files = files[:int(limit)]
+    data = [open(f, "rb").read() for f in files]
+    c = Client(gw.front)
+    sent = got = hits = 0
+    stage_ms = {s: 0.0 for s in used}
+    t0 = time.monotonic()
+    while got < len(data):
+        while sent < len(data) and sent - got < int(window):
+            c.submit(envelope("b%07d" % sent), data[sent])
+            sent += 1
+        r = c.recv(60000)
+        if r is None:
+            raise SystemExit("no answer in 60s")
+        got += 1
+        if r[1] == "ok":
+            for s in used:
+                v = r[2]["verdicts"].get(s, {})
+                stage_ms[s] += v.get("ms", 0)
+                hits += v.get("fields", {}).get("detections", 0) or 0
+    secs = time.monotonic() - t0
+    mb = sum(map(len, data)) / 1e6
+    extra = " ".join("%s_ms_per_msg=%.2f" % (s, stage_ms[s] / len(data)) for s in used)
+    print("%s\tsluice-%s\t%d\t%.1f\t%.2f\t%.1f\t%.2f\t%d\t%s" % (
+        corpus, label, len(data), mb, secs, len(data) / secs, mb / secs, hits, extra))
+    c.close()
+finally:
+    gw.cleanup()
+EOF
+}
+
+clamd_row() {
+  local corpus=$1 list=$2 cd="$WORK/content-clamd"
+  rm -rf "$cd"; mkdir -p "$cd"
+  cat > "$cd/clamd.conf" <<EOF
+Foreground yes
+TCPSocket $P_CLAMD
+TCPAddr 127.0.0.1
+DatabaseDirectory $SRC/stages/av-a/sigs
+LogFile $cd/clamd.log
+PidFile $cd/clamd.pid
+MaxThreads 2
+StreamMaxLength 100M
+DisableCache yes
+ScanMail yes
+ScanArchive yes
+ScanPDF yes
+ScanOLE2 yes
+ScanHTML yes
+Bytecode no
+EOF
+  require_free_port "$P_CLAMD"
+  clamd -c "$cd/clamd.conf" > "$cd/stdout.log" 2>&1 &
+  local pid=$!
+  remember_pid "$pid"
+  wait_port "$P_CLAMD" 120
+  local j
+  j=$(python3 "$PEERS/loadgen.py" clamd --port "$P_CLAMD" --list "$list" --concurrency "$CONC" \
+        --deadline 900 --label clamd)
+  stop_pid "$pid"
+  python3 - "$j" "$corpus" "$(list_bytes "$list")" <<'EOF' | tee -a "$OUT"
+import json, sys
+j = json.loads(sys.argv[1])
+print("%s\tclamd-instream\t%d\t%.1f\t%.2f\t%.1f\t%.2f\t%d\tconc=%s p50_ms=%s" % (
+    sys.argv[2], j["count"], int(sys.argv[3]) / 1e6, j["seconds"], j["msgs_per_s"], j["MB_per_s"],
+    j["verdicts"].get("FOUND", 0), j.get("concurrency", "-"), j.get("p50_ms", "-")))
+EOF
+}
+
+yara_row() {  # the yara command takes one target: hard links of the list in one directory
+  local corpus=$1 list=$2 n mb t0 t1 found set="$WORK/content-yara-set"
+  n=$(wc -l < "$list"); mb=$(list_bytes "$list")
+  rm -rf "$set"; mkdir -p "$set"
+  python3 -c 'import os,sys; [os.link(l.rstrip("\n"), "%s/%06d.eml" % (sys.argv[2], i))
+    for i, l in enumerate(open(sys.argv[1]))]' "$list" "$set"
+  t0=$(now_ns)
+  found=$( (yara -p 2 -r "$SRC"/stages/av-b/rules/*.yar "$set" 2>/dev/null || true) \
+          | awk '{print $2}' | sort -u | wc -l)
+  t1=$(now_ns)
+  rm -rf "$set"
+  awk -v c="$corpus" -v n="$n" -v b="$mb" -v t0="$t0" -v t1="$t1" -v f="$found" 'BEGIN{
+    s=(t1-t0)/1e9; printf "%s\tyara-cmd\t%d\t%.1f\t%.2f\t%.1f\t%.2f\t%d\tthreads=2\n",
+    c, n, b/1e6, s, n/s, b/1e6/s, f}' | tee -a "$OUT"
+}
+
+for corpus in $CORPORA; do
+  L=$(corpus_list "$corpus")
+  if [ "$LIMIT" -gt 0 ]; then head -n "$LIMIT" "$L" > "$L.cut"; L="$L.cut"; fi
+  log "corpus=$corpus msgs=$(wc -l < "$L") MB=$(list_bytes "$L" | awk '{printf "%.1f", $1/1e6}')"
+  clamd_row "$corpus" "$L"
+  sluice_row "$corpus" av-a "$L"
+  yara_row "$corpus" "$L"
+  sluice_row "$corpus" av-b "$L"
+  sluice_row "$corpus" mime "$L"
+  sluice_row "$corpus" content "$L"
+done
+echo "== content bench $(machine_facts) window=$WINDOW conc=$CONC load=$(cut -d' ' -f1-3 /proc/loadavg)"
+column -t -s $'\t' "$OUT"

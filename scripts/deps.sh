@@ -9,10 +9,12 @@ PKGS=(
   # libraries
   libzmq3-dev libmsgpack-dev libyaml-dev libevent-dev libssl-dev libsqlite3-dev libunbound-dev
   libgmime-3.0-dev libclamav-dev libyara-dev libarchive-dev libmagic-dev
+  libspf2-dev libopendkim-dev libopendmarc-dev libpsl-dev publicsuffix
   # peers and reference engines for tests and benchmarks
   yara clamav clamav-daemon zip
   # tests: unit, end-to-end (Debian's python3 with zmq and msgpack), SMTP peers
-  libcmocka-dev python3 python3-zmq python3-msgpack python3-dnslib dns-root-data swaks openssl
+  libcmocka-dev python3 python3-zmq python3-msgpack python3-dnslib python3-dkim python3-nacl python3-yaml
+  dns-root-data swaks openssl
   procps iproute2
 )
 EXTRA_FILE="$(dirname "$0")/deps.extra"

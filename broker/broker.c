@@ -158,7 +158,7 @@ s_status(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
                               "done",    "errors",   "timeouts",  "crashes"};
         uint64_t vals[] = {s->workers, capacity, s->in_flight, s->queued,
                            s->done,    s->errors, s->timeouts,  s->crashes};
-        msgpack_pack_map(&pk, 10);
+        msgpack_pack_map(&pk, 11);
         msgpack_pack_str_with_body(&pk, "name", 4);
         msgpack_pack_str_with_body(&pk, s->conf->name, strlen(s->conf->name));
         for (size_t k = 0; k < 8; k++) {
@@ -167,6 +167,13 @@ s_status(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
         }
         msgpack_pack_str_with_body(&pk, "ms_total", 8);
         msgpack_pack_double(&pk, s->ms_total);
+        msgpack_pack_str_with_body(&pk, "counters", 8);
+        msgpack_pack_map(&pk, s->conf->counter_count);
+        for (size_t k = 0; k < s->conf->counter_count; k++) {
+            const char *name = s->conf->counters[k];
+            msgpack_pack_str_with_body(&pk, name, strlen(name));
+            msgpack_pack_uint64(&pk, s->counters[k]);
+        }
     }
     void *s = b->frontend;
     sl_wire_send_mem(s, client->bytes, client->len, ZMQ_SNDMORE);
@@ -313,6 +320,7 @@ s_run(broker_t *b)
         if (now >= next_tick) {
             broker_worker_tick(b, now);
             broker_msg_sweep(b, now);
+            broker_metrics_render(b, now);
             next_tick = now + (uint64_t) tick_ms;
         }
         broker_dispatch(b);
@@ -355,9 +363,21 @@ main(int argc, char **argv)
     b.zctx = zmq_ctx_new();
     b.stage_count = conf->stage_count;
     b.stages = sl_xcalloc(conf->stage_count, sizeof *b.stages);
-    for (size_t i = 0; i < conf->stage_count; i++)
+    for (size_t i = 0; i < conf->stage_count; i++) {
         b.stages[i].conf = &conf->stages[i];
+        b.stages[i].counters = sl_xcalloc(conf->stages[i].counter_count + 1, sizeof(uint64_t));
+    }
+    const char *listen = sl_cfg_get_str(conf->cfg, sl_cfg_get(sl_cfg_root(conf->cfg), "metrics"),
+                                        "listen", NULL);
+    if (listen && listen[0]) {
+        b.metrics = broker_metrics_start(listen);
+        if (b.metrics == NULL)
+            sl_log_error(NULL, "metrics server not started listen=%s", listen);
+        else
+            sl_log_info(NULL, "metrics listen=%s path=/metrics", listen);
+    }
     int rc = s_run(&b);
+    broker_metrics_stop(&b.metrics);
     /* Messages still here are re-submitted by their submitters: the spool is the truth. */
     broker_free_all(&b);
     if (b.frontend)
@@ -366,6 +386,8 @@ main(int argc, char **argv)
         zmq_close(b.backend);
     zmq_ctx_term(b.zctx);
     sl_frames_free(&b.frames);
+    for (size_t i = 0; i < b.stage_count; i++)
+        free(b.stages[i].counters);
     free(b.stages);
     sl_conf_destroy(&conf);
     return rc;

@@ -22,6 +22,11 @@ typedef struct broker broker_t;
 typedef struct broker_msg broker_msg_t;
 typedef struct broker_job broker_job_t;
 typedef struct broker_worker broker_worker_t;
+typedef struct broker_metrics broker_metrics_t;
+
+/* Classifications counted for metrics; the last is "unclassified". */
+#define BROKER_CLASSES 7
+extern const char *const broker_class_names[BROKER_CLASSES];
 
 typedef struct {
     unsigned char bytes[BROKER_IDENTITY_MAX]; /* routing id */
@@ -87,6 +92,7 @@ typedef struct {
     size_t workers;              /* live workers */
     uint64_t done, errors, timeouts, crashes; /* counters since start */
     double ms_total;             /* sum of stage-reported ms of done jobs */
+    uint64_t *counters;          /* sums of conf->counters verdict fields, same order */
 } broker_stage_t;
 
 struct broker {
@@ -101,6 +107,8 @@ struct broker {
     size_t msg_count;
     uint64_t next_job_id;
     sl_frames_t frames;      /* receive buffer */
+    uint64_t by_class[BROKER_CLASSES]; /* finished content phases by classification */
+    broker_metrics_t *metrics; /* /metrics server, NULL when off */
 };
 
 /* broker_msg.c */
@@ -138,5 +146,12 @@ void broker_dispatch(broker_t *b);
 void broker_worker_tick(broker_t *b, uint64_t now);
 /* broker_unqueue - removes JOB from its stage queue (it is there). */
 void broker_unqueue(broker_t *b, broker_job_t *job);
+
+/* broker_metrics.c */
+/* broker_metrics_start - serve GET /metrics on LISTEN ("127.0.0.1:9710"); NULL on failure. */
+broker_metrics_t *broker_metrics_start(const char *listen);
+void broker_metrics_stop(broker_metrics_t **m_p);
+/* broker_metrics_render - refresh the snapshot (at most once a second). */
+void broker_metrics_render(broker_t *b, uint64_t now);
 
 #endif

@@ -9,11 +9,16 @@
 #include "broker.h"
 #include "sl_log.h"
 
+#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void s_step_start(broker_t *b, broker_msg_t *m);
+
+const char *const broker_class_names[BROKER_CLASSES] = {
+    "clean", "spam", "virus", "banned", "bad-header", "oversized", "unclassified",
+};
 
 static void
 s_msg_free(broker_t *b, broker_msg_t *m)
@@ -46,6 +51,13 @@ static void
 s_finish(broker_t *b, broker_msg_t *m)
 {
     const char *status = m->tempfail ? "tempfail" : "ok";
+    if (m->phase == SL_PHASE_CONTENT && !m->tempfail) {
+        const char *cls = sl_env_str(m->env, SL_ENV_CLASSIFICATION);
+        size_t k = 0;
+        while (k < BROKER_CLASSES - 1 && strcmp(cls, broker_class_names[k]) != 0)
+            k++;
+        b->by_class[k]++;
+    }
     sl_slice_t enc = broker_msg_encoded(m);
     uint64_t ms = sl_mono_ms() - m->started_at;
     sl_log_debug(sl_env_id(m->env), "result status=%s phase=%s verdicts=%zu ms=%llu", status,
@@ -123,6 +135,23 @@ s_add_verdict(broker_msg_t *m, sl_verdict_t **vp)
     m->env_enc = NULL;
 }
 
+/* s_count - adds the stage's declared counter fields (non-negative integers) to its sums. */
+static void
+s_count(broker_stage_t *st, const sl_verdict_t *v)
+{
+    for (size_t i = 0; i < st->conf->counter_count; i++) {
+        sl_slice_t raw = sl_verdict_field(v, st->conf->counters[i]);
+        if (raw.len == 0)
+            continue;
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        if (msgpack_unpack_next(&up, raw.ptr, raw.len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+            up.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            st->counters[i] += up.data.via.u64;
+        msgpack_unpacked_destroy(&up);
+    }
+}
+
 void
 broker_msg_verdict(broker_t *b, broker_job_t *job, sl_verdict_t **verdict_p, sl_frames_t *fr,
                    size_t first_part)
@@ -148,6 +177,7 @@ broker_msg_verdict(broker_t *b, broker_job_t *job, sl_verdict_t **verdict_p, sl_
     sl_verdict_set_attempts(v, job->attempts);
     st->done++;
     st->ms_total += sl_verdict_ms(v);
+    s_count(st, v);
     if (sl_verdict_error(v)[0] != '\0') {
         /* The stage itself reported failure: its on_error rule applies too. */
         st->errors++;

@@ -38,7 +38,7 @@ static const char *const s_broker_keys[] = {
 };
 static const char *const s_stage_keys[] = {
     "name", "command", "workers", "capacity", "timeout", "retries", "on_error", "queue_max",
-    "options", /* the stage's own settings, read by the stage itself */
+    "counters", "options", /* options: the stage's own settings, read by the stage */
     NULL,
 };
 static const char *const s_phase_names[SL_PHASE_COUNT] = {"connect", "rcpt", "content"};
@@ -270,6 +270,30 @@ s_read_on_error(sl_cfg_t *cfg, const sl_cfg_node_t *entry, sl_conf_stage_t *stag
                     "bad-header, oversized)");
 }
 
+/* s_read_counters - counters: [detections, limit_hits]: verdict field names. */
+static void
+s_read_counters(sl_cfg_t *cfg, const sl_cfg_node_t *entry, sl_conf_stage_t *stage)
+{
+    const sl_cfg_node_t *list = sl_cfg_get(entry, "counters");
+    if (list == NULL || sl_cfg_is_null(list))
+        return;
+    if (sl_cfg_kind(list) != SL_CFG_SEQ || sl_cfg_count(list) > SL_CONF_COUNTERS_MAX) {
+        sl_cfg_expected(cfg, list, "a list of at most %d verdict field names",
+                        SL_CONF_COUNTERS_MAX);
+        return;
+    }
+    stage->counters = sl_xcalloc(sl_cfg_count(list) + 1, sizeof *stage->counters);
+    for (size_t i = 0; i < sl_cfg_count(list); i++) {
+        const sl_cfg_node_t *item = sl_cfg_at(list, i);
+        const char *name = sl_cfg_scalar(item);
+        if (name == NULL || !s_is_name(name)) {
+            sl_cfg_expected(cfg, item, "a verdict field name");
+            continue;
+        }
+        stage->counters[stage->counter_count++] = sl_xstrdup(name);
+    }
+}
+
 /* s_read_stage - one entry of stages:; false when it has no usable name. */
 static bool
 s_read_stage(sl_conf_t *self, const sl_cfg_node_t *entry, sl_conf_stage_t *stage)
@@ -305,6 +329,7 @@ s_read_stage(sl_conf_t *self, const sl_cfg_node_t *entry, sl_conf_stage_t *stage
     stage->retries = (int) sl_cfg_get_int(cfg, entry, "retries", 1, 0, 10);
     s_read_on_error(cfg, entry, stage);
     stage->queue_max = (int) sl_cfg_get_int(cfg, entry, "queue_max", 1000, 1, 1000000);
+    s_read_counters(cfg, entry, stage);
     return true;
 }
 
@@ -556,6 +581,9 @@ sl_conf_destroy(sl_conf_t **self_p)
         free(stage->argv);
         free(stage->name);
         free(stage->on_error_class);
+        for (size_t j = 0; j < stage->counter_count; j++)
+            free(stage->counters[j]);
+        free(stage->counters);
     }
     free(self->stages);
     for (size_t i = 0; i < self->graph_count; i++) {

@@ -30,6 +30,7 @@
 #define SL_CONF_STEPS_MAX 32
 #define SL_CONF_GROUP_MAX 16
 #define SL_CONF_ARGS_MAX 32
+#define SL_CONF_COUNTERS_MAX 16
 
 /* What a stage's failure, timeout or repeated crash means for the message. */
 typedef enum {
@@ -51,6 +52,8 @@ typedef struct {
     sl_onerr_t on_error; /* what failure means */
     char *on_error_class; /* classification for SL_ONERR_CLASSIFY, else NULL */
     int queue_max;       /* messages waiting for this stage before the broker says busy */
+    char **counters;     /* integer verdict fields the broker sums for status and metrics */
+    size_t counter_count; /* entries in counters (at most SL_CONF_COUNTERS_MAX) */
     int line;            /* config line, for messages */
 } sl_conf_stage_t;
 

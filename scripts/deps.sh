@@ -8,6 +8,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries
   libzmq3-dev libmsgpack-dev libyaml-dev libevent-dev libssl-dev libsqlite3-dev libunbound-dev
+  libmicrohttpd-dev
   libgmime-3.0-dev libclamav-dev libyara-dev libarchive-dev libmagic-dev
   libspf2-dev libopendkim-dev libopendmarc-dev libpsl-dev publicsuffix
   # peers and reference engines for tests and benchmarks

@@ -132,6 +132,26 @@ sluice_status_main(int argc, char **argv)
                        s_mp_uint(s, "errors"), s_mp_uint(s, "timeouts"), s_mp_uint(s, "crashes"),
                        avg);
             }
+            /* Counters the stages declare (detections, limit hits...), one line per stage. */
+            for (uint32_t i = 0; stages && stages->type == MSGPACK_OBJECT_ARRAY &&
+                                 i < stages->via.array.size;
+                 i++) {
+                const msgpack_object *s = &stages->via.array.ptr[i];
+                const msgpack_object *nm = s_mp_get(s, "name");
+                const msgpack_object *cs = s_mp_get(s, "counters");
+                if (cs == NULL || cs->type != MSGPACK_OBJECT_MAP || cs->via.map.size == 0 ||
+                    nm == NULL || nm->type != MSGPACK_OBJECT_STR)
+                    continue;
+                printf("%.*s:", (int) nm->via.str.size, nm->via.str.ptr);
+                for (uint32_t k = 0; k < cs->via.map.size; k++) {
+                    const msgpack_object *key = &cs->via.map.ptr[k].key;
+                    const msgpack_object *val = &cs->via.map.ptr[k].val;
+                    if (key->type == MSGPACK_OBJECT_STR && val->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                        printf(" %.*s=%llu", (int) key->via.str.size, key->via.str.ptr,
+                               (unsigned long long) val->via.u64);
+                }
+                printf("\n");
+            }
         }
         msgpack_unpacked_destroy(&up);
     }

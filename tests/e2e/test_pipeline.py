@@ -7,10 +7,12 @@ final envelopes: verdicts, which worker did what, what the body reached.
 """
 import os
 import signal
+import socket
 import sys
-import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sluice_e2e import Client, Gateway, envelope, main, message, sluice  # noqa: E402
@@ -21,6 +23,7 @@ stages:
     command: [sluice-stage-example]
   - name: bodyseer
     command: [sluice-stage-example, --needs, body, --score, "2.5"]
+    counters: [body_bytes]
   - name: pyexample
     command: [sluice-stage-example-python]
   - name: last
@@ -63,6 +66,9 @@ class PipelineTest(unittest.TestCase):
             self.assertFalse(v[name]["fields"]["got_body"], name)
         self.assertEqual(doc["rcpts"], ["a@example.com", "b@example.com"])
         self.assertEqual(doc["mail_from"], "")
+        # The broker sums the counter fields a stage declares, for status and metrics.
+        self.assertEqual(gw.stage_status("bodyseer")["counters"], {"body_bytes": size})
+        self.assertEqual(gw.stage_status("first")["counters"], {})
 
     def test_sender_from_headers_and_status(self):
         gw = self.gateway(STAGES_PARALLEL, {"first": 1, "bodyseer": 1, "pyexample": 1, "last": 1})
@@ -253,6 +259,34 @@ graphs:
             alive = os.path.exists("/proc/%d" % pid) and "zombie" not in open(
                 "/proc/%d/status" % pid).read().lower()
             self.assertFalse(alive, "%s (%d) still running" % (label, pid))
+
+    def test_metrics(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        gw = self.gateway(STAGES_PARALLEL + "metrics:\n  listen: 127.0.0.1:%d\n" % port,
+                          {"first": 1, "bodyseer": 1, "pyexample": 1, "last": 1})
+        eml = gw.path("m.eml")
+        with open(eml, "wb") as f:
+            f.write(message())
+        for _ in range(3):
+            self.assertEqual(gw.submit(eml)[0], 0)
+        url = "http://127.0.0.1:%d/metrics" % port
+        deadline = time.monotonic() + 10
+        text = ""
+        while time.monotonic() < deadline:  # the snapshot is refreshed once a second
+            text = urllib.request.urlopen(url, timeout=5).read().decode()
+            if 'sluice_stage_done_total{stage="last"} 3' in text:
+                break
+            time.sleep(0.2)
+        self.assertIn('sluice_stage_done_total{stage="last"} 3', text)
+        self.assertIn('sluice_stage_workers{stage="pyexample"} 1', text)
+        self.assertIn('sluice_messages_total{classification="unclassified"} 3', text)
+        self.assertIn('sluice_stage_counter_total{stage="bodyseer",counter="body_bytes"}', text)
+        self.assertIn("# TYPE sluice_stage_queued gauge", text)
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen("http://127.0.0.1:%d/other" % port, timeout=5)
+        self.assertEqual(cm.exception.code, 404)
 
     def test_dead_child_is_restarted(self):
         gw = self.gateway(STAGES_PARALLEL, {"first": 1, "pyexample": 1})

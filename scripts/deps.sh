@@ -12,7 +12,7 @@ PKGS=(
   libgmime-3.0-dev libclamav-dev libyara-dev libarchive-dev libmagic-dev
   libspf2-dev libopendkim-dev libopendmarc-dev libpsl-dev publicsuffix
   # peers and reference engines for tests and benchmarks
-  yara clamav clamav-daemon zip
+  yara clamav clamav-daemon zip postfix python3-aiosmtpd
   # tests: unit, end-to-end (Debian's python3 with zmq and msgpack), SMTP peers
   libcmocka-dev python3 python3-zmq python3-msgpack python3-dnslib python3-dkim python3-nacl python3-yaml
   dns-root-data swaks openssl

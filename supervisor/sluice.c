@@ -9,6 +9,9 @@
 #ifdef SLUICE_HAVE_REPLAY
 #include "sluice_replay.h"
 #endif
+#ifdef SLUICE_HAVE_ADMIN
+#include "sluice_admin.h"
+#endif
 
 #include <limits.h>
 #include <stdio.h>
@@ -52,6 +55,11 @@ s_usage(FILE *out)
             "  replay -c FILE [--id ID | --since TIME] [--graph NAME] [--dry-run]\n"
             "                                send spooled or archived mail through again\n"
 #endif
+#ifdef SLUICE_HAVE_ADMIN
+            "  domain|mailbox|policy add|list|show|remove ...  the policy store\n"
+            "  log -c FILE [--since T] [--rcpt A] [--classification C] | --id ID\n"
+            "  queue -c FILE [list | flush | delete ID]    the delivery queue\n"
+#endif
             "Without -c, the embedded default configuration is used.\n");
     return out == stderr ? 2 : 0;
 }
@@ -76,6 +84,18 @@ main(int argc, char **argv)
 #ifdef SLUICE_HAVE_REPLAY
     if (strcmp(cmd, "replay") == 0)
         return sluice_replay_main(argc, argv);
+#endif
+#ifdef SLUICE_HAVE_ADMIN
+    if (strcmp(cmd, "domain") == 0)
+        return sluice_domain_main(argc, argv);
+    if (strcmp(cmd, "mailbox") == 0)
+        return sluice_mailbox_main(argc, argv);
+    if (strcmp(cmd, "policy") == 0)
+        return sluice_policy_main(argc, argv);
+    if (strcmp(cmd, "log") == 0)
+        return sluice_log_main(argc, argv);
+    if (strcmp(cmd, "queue") == 0)
+        return sluice_queue_main(argc, argv);
 #endif
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
         return s_usage(stdout);

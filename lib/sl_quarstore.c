@@ -1,0 +1,111 @@
+/*
+ * lib/sl_quarstore.c - quarantine files and index (see sl_quarstore.h).
+ *
+ * Tests: tests/e2e/test_delivery.py
+ */
+#include "sl_quarstore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const s_migrations[] = {
+    "CREATE TABLE quarantine (id TEXT NOT NULL, rcpt TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+    " sender TEXT, subject TEXT, classification TEXT, score REAL, reason TEXT, path TEXT,"
+    " released_ms INTEGER, PRIMARY KEY (id, rcpt));"
+    "CREATE INDEX quarantine_rcpt ON quarantine (rcpt, time_ms);"
+    "CREATE INDEX quarantine_time ON quarantine (time_ms);",
+};
+
+int
+sl_quarstore_migrate(sl_store_t *store)
+{
+    return sl_store_migrate(store, "quarantine", s_migrations,
+                            sizeof s_migrations / sizeof s_migrations[0]);
+}
+
+static int
+s_mkdirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return -1;
+    for (char *p = path + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0750);
+            *p = '/';
+        }
+    }
+    return mkdir(path, 0750) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static int
+s_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int
+sl_quarstore_write(const char *dir, const char *id, sl_slice_t body, char *path, size_t size,
+                   const char **why)
+{
+    char tmp_dir[4096], msg_dir[4096], tmp[4096];
+    if (snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", dir) >= (int)sizeof tmp_dir ||
+        snprintf(msg_dir, sizeof msg_dir, "%s/msg", dir) >= (int)sizeof msg_dir ||
+        snprintf(tmp, sizeof tmp, "%s/%s.eml", tmp_dir, id) >= (int)sizeof tmp ||
+        snprintf(path, size, "%s/%s.eml", msg_dir, id) >= (int)size)
+        return sl_fail(why, "quarantine path too long");
+    if (s_mkdirs(tmp_dir) != 0 || s_mkdirs(msg_dir) != 0)
+        return sl_fail(why, "cannot create the quarantine directories");
+    if (access(path, F_OK) == 0)
+        return 0; /* the same queue id: already held, durably */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return sl_fail(why, "cannot create a quarantine file");
+    size_t done = 0;
+    while (done < body.len) {
+        ssize_t w = write(fd, body.ptr + done, body.len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    if (done != body.len || fsync(fd) != 0) {
+        close(fd);
+        unlink(tmp);
+        return sl_fail(why, "cannot write or fsync a quarantine file (disk full?)");
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0 || s_fsync_dir(msg_dir) != 0) {
+        unlink(tmp);
+        return sl_fail(why, "cannot move a quarantine file into msg/");
+    }
+    return 0;
+}
+
+int
+sl_quarstore_index(sl_store_t *store, const sl_quarstore_rec_t *rec)
+{
+    char t[24], score[32];
+    snprintf(t, sizeof t, "%llu", (unsigned long long)rec->time_ms);
+    snprintf(score, sizeof score, "%.3f", rec->score);
+    const char *p[] = {rec->id,     rec->rcpt,    t,
+                       rec->sender, rec->subject, rec->classification,
+                       score,       rec->reason,  rec->path};
+    return sl_store_exec(store,
+                         "INSERT INTO quarantine (id, rcpt, time_ms, sender, subject,"
+                         " classification, score, reason, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                         " ON CONFLICT (id, rcpt) DO NOTHING",
+                         p, 9) == 0
+               ? 0
+               : -1;
+}

@@ -336,9 +336,23 @@ fail:
     return -1;
 }
 
-/* s_handoff - decide per recipient, write every copy durably, log. Under ac->lock. */
+/* s_is_dry_run - `sluice replay --dry-run` put a verdict "replay" with
+ * dry_run=true in the envelope: decide, but hand over and log nothing. */
+static bool
+s_is_dry_run(const sl_env_t *env)
+{
+    const sl_verdict_t *v = sl_env_verdict(env, "replay");
+    if (v == NULL)
+        return false;
+    sl_slice_t raw = sl_verdict_field(v, "dry_run");
+    return raw.len == 1 && (unsigned char) raw.ptr[0] == 0xc3; /* msgpack true */
+}
+
+/* s_handoff - decide per recipient, write every copy durably, log. Under ac->lock.
+ * With DRY (a replay dry run) only the decisions are made. */
 static int
-s_handoff(action_t *ac, const sl_msg_t *msg, const s_facts_t *f, const char *eol, s_rcpt_t *rs)
+s_handoff(action_t *ac, const sl_msg_t *msg, const s_facts_t *f, const char *eol, s_rcpt_t *rs,
+          bool dry)
 {
     const sl_env_t *env = sl_msg_env(msg);
     sl_slice_t body = sl_msg_body(msg);
@@ -357,7 +371,7 @@ s_handoff(action_t *ac, const sl_msg_t *msg, const s_facts_t *f, const char *eol
             goto out;
         }
         s_decide(f, &rs[i].policy, &rs[i].cls, &rs[i].action);
-        if (seen == 1 && sl_policy_is_action(before)) {
+        if (!dry && seen == 1 && sl_policy_is_action(before)) {
             /* Handed over by an earlier run (dedup by queue id and recipient). */
             rs[i].action = s_severity[s_rank(s_severity, before)];
             rs[i].done_before = true;
@@ -371,6 +385,10 @@ s_handoff(action_t *ac, const sl_msg_t *msg, const s_facts_t *f, const char *eol
                            strcmp(rs[i].action, "tag") == 0 ? rs[i].policy.subject_tag : "", nr);
             g->rcpts[g->n++] = rcpt;
         }
+    }
+    if (dry) {
+        rc = 0;
+        goto out;
     }
     for (size_t g = 0; g < ng; g++)
         if (s_write_group(ac, env, body, f, &groups[g], eol, &why) != 0)
@@ -417,9 +435,12 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
     s_facts_t f = {0};
     s_gather(env, eol, &f);
     s_rcpt_t *rs = sl_xcalloc(nr ? nr : 1, sizeof *rs);
+    bool dry = s_is_dry_run(env);
     pthread_mutex_lock(&ac->lock);
-    int rc = s_handoff(ac, msg, &f, eol, rs);
+    int rc = s_handoff(ac, msg, &f, eol, rs, dry);
     pthread_mutex_unlock(&ac->lock);
+    if (dry)
+        sl_verdict_field_bool(verdict, "dry_run", true);
     if (rc == 0) {
         const char *worst = "clean";
         for (size_t i = 0; i < nr; i++) {
@@ -428,8 +449,8 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
             if (sl_verdict_set_action(verdict, i, rs[i].action) != 0)
                 rc = -1;
             sl_log_info(
-                sl_env_id(env), "action rcpt=%s from=%s class=%s score=%.2f action=%s dest=%s%s",
-                sl_env_rcpt(env, i), sl_env_mail_from(env), rs[i].cls, f.score, rs[i].action,
+                sl_env_id(env), "%s rcpt=%s from=%s class=%s score=%.2f action=%s dest=%s%s",
+                dry ? "dry-run action" : "action", sl_env_rcpt(env, i), sl_env_mail_from(env), rs[i].cls, f.score, rs[i].action,
                 rs[i].dest[0] ? rs[i].dest : "-", rs[i].done_before ? " dedup=yes" : "");
         }
         sl_verdict_set_classification(verdict, worst);

@@ -435,16 +435,20 @@ test_embedded_default(void **state)
                                        .message_timeout_ms = 300000,
                                        .max_frame_bytes = 64 << 20,
                                    });
-    assert_int_equal(conf->stage_count, 1);
-    const sl_conf_stage_t *example = sl_conf_stage(conf, "example");
-    assert_non_null(example);
-    assert_string_equal(example->argv[0], "sluice-stage-example");
+    assert_int_equal(conf->stage_count, 7);
+    const sl_conf_stage_t *av = sl_conf_stage(conf, "av-a");
+    assert_non_null(av);
+    assert_string_equal(av->argv[0], "sluice-stage-av-a");
+    assert_int_equal(av->on_error, SL_ONERR_TEMPFAIL);
+    assert_int_equal(av->counter_count, 4);
     const sl_conf_graph_t *g = sl_conf_graph(conf, "default");
     assert_non_null(g);
-    assert_int_equal(g->step_count[SL_PHASE_CONNECT], 0);
-    assert_int_equal(g->step_count[SL_PHASE_RCPT], 0);
-    assert_int_equal(g->step_count[SL_PHASE_CONTENT], 1);
-    assert_string_equal(g->steps[SL_PHASE_CONTENT][0].stages[0], "example");
+    assert_int_equal(g->step_count[SL_PHASE_CONNECT], 1);
+    assert_int_equal(g->step_count[SL_PHASE_RCPT], 1);
+    assert_int_equal(g->step_count[SL_PHASE_CONTENT], 3);
+    assert_string_equal(g->steps[SL_PHASE_CONTENT][0].stages[0], "mime");
+    assert_int_equal(g->steps[SL_PHASE_CONTENT][1].count, 3); /* av-a, av-b, headers */
+    assert_string_equal(g->steps[SL_PHASE_CONTENT][2].stages[0], "action");
     sl_conf_destroy(&conf);
 }
 

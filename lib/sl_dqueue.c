@@ -9,6 +9,7 @@
  * Tests: tests/unit/test_sl_dqueue.c
  */
 #include "sl_dqueue.h"
+#include "sl_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,32 +21,17 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static int
-s_mkdir(const char *path)
-{
-    return mkdir(path, 0750) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 int
 sl_dqueue_init(const char *dir, const char **why)
 {
     char path[4096];
-    /* Create every missing parent: the data directory may be fresh. */
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return sl_fail(why, "queue directory path too long");
-    for (char *p = path + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            s_mkdir(path);
-            *p = '/';
-        }
-    }
-    if (s_mkdir(path) != 0)
+    /* Every missing parent too: the data directory may be fresh. */
+    if (sl_fs_mkdirs(dir, 0750) != 0)
         return sl_fail(why, "cannot create the queue directory");
     static const char *const subs[] = {"tmp", "active"};
     for (size_t i = 0; i < 2; i++) {
         if (snprintf(path, sizeof path, "%s/%s", dir, subs[i]) >= (int)sizeof path ||
-            s_mkdir(path) != 0)
+            sl_fs_mkdirs(path, 0750) != 0)
             return sl_fail(why, "cannot create the queue's tmp/ or active/");
     }
     return 0;
@@ -163,12 +149,7 @@ sl_dqueue_sync(const char *dir, const char **why)
     char path[4096];
     if (snprintf(path, sizeof path, "%s/active", dir) >= (int)sizeof path)
         return sl_fail(why, "queue path too long");
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return sl_fail(why, "cannot open the queue's active/");
-    int rc = fsync(fd);
-    close(fd);
-    return rc == 0 ? 0 : sl_fail(why, "cannot fsync the queue's active/");
+    return sl_fs_fsync_dir(path) == 0 ? 0 : sl_fail(why, "cannot fsync the queue's active/");
 }
 
 void

@@ -4,6 +4,7 @@
  * Tests: tests/e2e/test_delivery.py
  */
 #include "sl_quarstore.h"
+#include "sl_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,33 +28,6 @@ sl_quarstore_migrate(sl_store_t *store)
                             sizeof s_migrations / sizeof s_migrations[0]);
 }
 
-static int
-s_mkdirs(const char *dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return -1;
-    for (char *p = path + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0750);
-            *p = '/';
-        }
-    }
-    return mkdir(path, 0750) == 0 || errno == EEXIST ? 0 : -1;
-}
-
-static int
-s_fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int
 sl_quarstore_write(const char *dir, const char *id, sl_slice_t body, char *path, size_t size,
                    const char **why)
@@ -64,28 +38,19 @@ sl_quarstore_write(const char *dir, const char *id, sl_slice_t body, char *path,
         snprintf(tmp, sizeof tmp, "%s/%s.eml", tmp_dir, id) >= (int)sizeof tmp ||
         snprintf(path, size, "%s/%s.eml", msg_dir, id) >= (int)size)
         return sl_fail(why, "quarantine path too long");
-    if (s_mkdirs(tmp_dir) != 0 || s_mkdirs(msg_dir) != 0)
+    if (sl_fs_mkdirs(tmp_dir, 0750) != 0 || sl_fs_mkdirs(msg_dir, 0750) != 0)
         return sl_fail(why, "cannot create the quarantine directories");
     if (access(path, F_OK) == 0)
         return 0; /* the same queue id: already held, durably */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0)
         return sl_fail(why, "cannot create a quarantine file");
-    size_t done = 0;
-    while (done < body.len) {
-        ssize_t w = write(fd, body.ptr + done, body.len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    if (done != body.len || fsync(fd) != 0) {
+    if (sl_fs_write_all(fd, body.ptr, body.len) != 0 || fsync(fd) != 0) {
         close(fd);
         unlink(tmp);
         return sl_fail(why, "cannot write or fsync a quarantine file (disk full?)");
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0 || s_fsync_dir(msg_dir) != 0) {
+    if (close(fd) != 0 || rename(tmp, path) != 0 || sl_fs_fsync_dir(msg_dir) != 0) {
         unlink(tmp);
         return sl_fail(why, "cannot move a quarantine file into msg/");
     }

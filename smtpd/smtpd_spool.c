@@ -7,6 +7,7 @@
  * Tests: tests/unit/test_smtpd_spool.c
  */
 #include "smtpd_spool.h"
+#include "sl_fs.h"
 
 #include "sl_env.h"
 #include "sl_mem.h"
@@ -44,12 +45,11 @@ smtpd_spool_path(char *out, size_t size, const char *dir, const char *subdir, co
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
+/* s_mkdir - the spool and its folders: private to the sluice user. */
 static int
 s_mkdir(const char *path)
 {
-    if (mkdir(path, 0700) == 0 || errno == EEXIST)
-        return 0;
-    return -1;
+    return sl_fs_mkdirs(path, 0700);
 }
 
 static void
@@ -74,17 +74,6 @@ smtpd_spool_init(const char *dir, const char **why)
         return sl_fail(why, "spool directory is not writable");
     smtpd_spool_each(dir, "tmp", s_clear_tmp, (void *)dir);
     return 0;
-}
-
-static int
-s_fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 static void
@@ -162,7 +151,7 @@ smtpd_spool_write(const char *dir, const char *subdir, const char *id, const voi
         fail = "close of spool file failed";
     if (fail == NULL && rename(tmp, final) != 0)
         fail = "rename into spool failed";
-    if (fail == NULL && sync && s_fsync_dir(final_dir) != 0)
+    if (fail == NULL && sync && sl_fs_fsync_dir(final_dir) != 0)
         fail = "fsync of spool directory failed";
     if (fail != NULL) {
         unlink(tmp);

@@ -11,6 +11,7 @@
  */
 #include "sluice.h"
 #include "sl_conf.h"
+#include "sl_fs.h"
 #include "sl_log.h"
 #include "sl_mem.h"
 
@@ -236,22 +237,6 @@ s_stop_all(s_child_t *kids, size_t n)
     }
 }
 
-static void
-s_mkdirs(const char *dir)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int) sizeof path)
-        return;
-    for (char *p = path + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(path, 0755);
-}
-
 int
 sluice_start_main(int argc, char **argv)
 {
@@ -263,8 +248,8 @@ sluice_start_main(int argc, char **argv)
         return 1;
     }
     sl_log_open("sluice", (sl_log_level_t) conf->log_level);
-    s_mkdirs(conf->run_dir);
-    s_mkdirs(conf->data_dir);
+    sl_fs_mkdirs(conf->run_dir, 0755);
+    sl_fs_mkdirs(conf->data_dir, 0755);
     char config_abs[PATH_MAX];
     if (config && realpath(config, config_abs) != NULL)
         config = config_abs;

@@ -20,18 +20,7 @@
 
 #include <cmocka.h>
 
-#define S(lit) lit, sizeof(lit) - 1 // a literal and its exact length, NULs included
-
-/* s_check - fails the test naming the case when COND is false. */
-#define s_check(cond, label, ...)                                                                  \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            print_error("case \"%s\": ", label);                                                   \
-            print_error(__VA_ARGS__);                                                              \
-            print_error("\n");                                                                     \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
+#include "sl_test.h"
 
 /* ---- documents: taken, or refused with these exact errors ---- */
 

@@ -19,16 +19,7 @@
 
 #include <cmocka.h>
 
-/* s_check - fails the test naming the case when COND is false. */
-#define s_check(cond, label, ...)                                                                  \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            print_error("case \"%s\": ", label);                                                   \
-            print_error(__VA_ARGS__);                                                              \
-            print_error("\n");                                                                     \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
+#include "sl_test.h"
 
 /* The smallest valid config, as the tail of many cases below. */
 #define S_STAGES_A "stages:\n  - name: a\n"

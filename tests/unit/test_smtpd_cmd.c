@@ -19,17 +19,7 @@
 
 #include <cmocka.h>
 
-#define S(lit) lit, sizeof(lit) - 1 // a literal and its exact length, NULs included
-
-#define s_check(cond, label, ...)                                                                  \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            print_error("case \"%s\": ", label);                                                   \
-            print_error(__VA_ARGS__);                                                              \
-            print_error("\n");                                                                     \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
+#include "sl_test.h"
 
 static const struct {
     const char *label, *in;

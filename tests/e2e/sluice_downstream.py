@@ -11,10 +11,9 @@ PIPELINING is advertised, so the client's pipelined path is the one tested;
 with tls_context (an ssl.SSLContext) STARTTLS is offered too.
 Everything runs in aiosmtpd's own thread; stop() is bounded.
 """
-import random
-import socket
 import threading
 import time
+from sluice_e2e import free_port as _free_port  # noqa: E402
 
 try:
     from aiosmtpd.controller import Controller
@@ -24,19 +23,8 @@ except ImportError:  # the tests skip with a reason
 
 
 def free_port():
-    """A free TCP port on 127.0.0.1 in 26000-26999."""
-    ports = list(range(26000, 27000))
-    random.shuffle(ports)
-    for port in ports:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise RuntimeError("no free port in 26000-26999")
+    """A free port on 127.0.0.1 in 26000-26999 (see sluice_e2e.free_port)."""
+    return _free_port(26000, 26999)
 
 
 class _Handler:

@@ -9,8 +9,10 @@ Every wait is bounded; every process started is stopped by PID.
 """
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,20 @@ BIN = os.environ.get("SLUICE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin")
 SOURCE = os.environ.get("SLUICE_SOURCE") or os.path.join(os.path.dirname(__file__), "..", "..")
 CORPUS = os.environ.get("SLUICE_CORPUS") or os.path.join(SOURCE, "..", "shared", "corpus")
+
+
+def free_port(first=25000, last=26999):
+    """A TCP port in FIRST..LAST that is free on 127.0.0.1 right now (random, so
+    tests running side by side rarely race for one)."""
+    for _ in range(500):
+        port = random.randint(first, last)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no free port in %d-%d" % (first, last))
 
 
 def sluice(*args, timeout=60, check=False, stdin=None):

@@ -8,7 +8,6 @@ smtplib and swaks refuse to send. read_spool() parses a spool file
 by PID.
 """
 import os
-import random
 import shutil
 import signal
 import socket
@@ -19,6 +18,7 @@ import tempfile
 import time
 
 import msgpack
+from sluice_e2e import free_port as _free_port  # noqa: E402
 
 BIN = os.environ.get("SLUICE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin")
@@ -35,18 +35,8 @@ def require(*programs, reason=None):
 
 
 def free_port():
-    """A port in 25000-25999 that is free on 127.0.0.1 right now."""
-    for _ in range(200):
-        port = random.randint(25000, 25999)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port in 25000-25999")
+    """A free port on 127.0.0.1 in 25000-25999 (see sluice_e2e.free_port)."""
+    return _free_port(25000, 25999)
 
 
 def wait_for(pred, timeout, step=0.05):

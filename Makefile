@@ -2,6 +2,7 @@
 #   make run    install what is missing, build, start the gateway on loopback (foreground)
 #   make test   install what is missing, build (also with ASan/UBSan), run every test
 JOBS ?= $(shell nproc)
+MAKEFLAGS += --no-print-directory
 CONFIG ?= etc/sluice.yaml
 
 .PHONY: all deps build build-asan run test test-release test-asan fuzz bench clean

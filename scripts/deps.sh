@@ -10,7 +10,7 @@ PKGS=(
   libzmq3-dev libmsgpack-dev libyaml-dev libevent-dev libssl-dev libsqlite3-dev libunbound-dev
   libmicrohttpd-dev
   libgmime-3.0-dev libclamav-dev libyara-dev libarchive-dev libmagic-dev
-  libspf2-dev libopendkim-dev libopendmarc-dev libpsl-dev publicsuffix
+  libspf2-dev libopendkim-dev libopendmarc-dev libpsl-dev publicsuffix libpcre2-dev libidn2-dev
   # peers and reference engines for tests and benchmarks
   yara clamav clamav-daemon zip postfix python3-aiosmtpd
   # tests: unit, end-to-end (Debian's python3 with zmq and msgpack), SMTP peers

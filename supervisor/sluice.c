@@ -12,6 +12,10 @@
 #ifdef SLUICE_HAVE_ADMIN
 #include "sluice_admin.h"
 #endif
+#ifdef SLUICE_HAVE_SCORE
+#include "sluice_learn.h"
+#include "sluice_symbols.h"
+#endif
 
 #include <limits.h>
 #include <stdio.h>
@@ -60,6 +64,11 @@ s_usage(FILE *out)
             "  log -c FILE [--since T] [--rcpt A] [--classification C] | --id ID\n"
             "  queue -c FILE [list | flush | delete ID]    the delivery queue\n"
 #endif
+#ifdef SLUICE_HAVE_SCORE
+            "  symbols [-c FILE]             every symbol with its weight and description\n"
+            "  learn [-c FILE] --spam|--ham PATH...  train Bayes (file, maildir or mbox);\n"
+            "                                --stats shows what it knows\n"
+#endif
             "Without -c, the embedded default configuration is used.\n");
     return out == stderr ? 2 : 0;
 }
@@ -96,6 +105,12 @@ main(int argc, char **argv)
         return sluice_log_main(argc, argv);
     if (strcmp(cmd, "queue") == 0)
         return sluice_queue_main(argc, argv);
+#endif
+#ifdef SLUICE_HAVE_SCORE
+    if (strcmp(cmd, "symbols") == 0)
+        return sluice_symbols_main(argc, argv);
+    if (strcmp(cmd, "learn") == 0)
+        return sluice_learn_main(argc, argv);
 #endif
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
         return s_usage(stdout);

@@ -69,7 +69,7 @@ class ExampleConfigTest(unittest.TestCase):
         subprocess.run(["sh", os.path.join(SOURCE, "scripts", "selfsigned.sh"),
                         cls.gw.path("data/tls"), "mx.example.com"], check=True,
                        capture_output=True, timeout=60)
-        names = ("rbl", "greylist", "mime", "av-a", "av-b", "headers", "action")
+        names = ("rbl", "greylist", "mime", "av-a", "av-b", "url", "headers", "score", "action")
         try:
             cls.gw.start({n: 1 for n in names}, timeout=90)
         except Exception:
@@ -170,7 +170,8 @@ class ExampleConfigTest(unittest.TestCase):
     def test_status_and_metrics(self):
         r = sluice("status", "-c", self.gw.config)
         self.assertEqual(r.returncode, 0, r.stderr)
-        for name in ("rbl", "greylist", "mime", "av-a", "av-b", "headers", "action"):
+        for name in ("rbl", "greylist", "mime", "av-a", "av-b", "url", "headers", "score",
+                     "action"):
             self.assertRegex(r.stdout, r"(?m)^%s\s+1\s" % re.escape(name))
 
 

@@ -426,7 +426,7 @@ test_embedded_default(void **state)
                                        .message_timeout_ms = 300000,
                                        .max_frame_bytes = 64 << 20,
                                    });
-    assert_int_equal(conf->stage_count, 7);
+    assert_int_equal(conf->stage_count, 9);
     const sl_conf_stage_t *av = sl_conf_stage(conf, "av-a");
     assert_non_null(av);
     assert_string_equal(av->argv[0], "sluice-stage-av-a");
@@ -436,10 +436,11 @@ test_embedded_default(void **state)
     assert_non_null(g);
     assert_int_equal(g->step_count[SL_PHASE_CONNECT], 1);
     assert_int_equal(g->step_count[SL_PHASE_RCPT], 1);
-    assert_int_equal(g->step_count[SL_PHASE_CONTENT], 3);
+    assert_int_equal(g->step_count[SL_PHASE_CONTENT], 4);
     assert_string_equal(g->steps[SL_PHASE_CONTENT][0].stages[0], "mime");
-    assert_int_equal(g->steps[SL_PHASE_CONTENT][1].count, 3); /* av-a, av-b, headers */
-    assert_string_equal(g->steps[SL_PHASE_CONTENT][2].stages[0], "action");
+    assert_int_equal(g->steps[SL_PHASE_CONTENT][1].count, 4); /* av-a, av-b, url, headers */
+    assert_string_equal(g->steps[SL_PHASE_CONTENT][2].stages[0], "score");
+    assert_string_equal(g->steps[SL_PHASE_CONTENT][3].stages[0], "action");
     sl_conf_destroy(&conf);
 }
 

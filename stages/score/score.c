@@ -1,0 +1,398 @@
+/*
+ * stages/score/score.c - content rules and the SpamScore.
+ *
+ * Runs the rule set (score_rules.c) over the raw header, the text parts
+ * mime decoded (HTML reduced to its visible text), the raw body and the
+ * URLs the url stage found (or, when url did not run, the ones found here),
+ * adds a symbol per rule that matched, then sums the weights of every
+ * symbol of every stage in the envelope, its own included, with the
+ * `weights:` overrides, and sets the envelope's score. Classification and
+ * per-domain thresholds are the action stage's. Options, rule-file format
+ * and default rules: stages/score/README.md.
+ * Tests: tests/unit/test_score_rules.c, tests/e2e/test_score.py
+ */
+#include "score_bayes.h"
+#include "score_rules.h"
+#include "sl_mem.h"
+#include "sl_mp.h"
+#include "sl_stage.h"
+#include "url_extract.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCORE_VERSION "1.0"
+#define SCORE_RULES_DEFAULT "/usr/share/sluice/rules" /* when BIN/../share has none */
+#define SCORE_TEXT_MAX_DEFAULT (1 << 20) /* octets of one text part the body rules see */
+#define SCORE_HEADER_MAX (256 << 10)     /* header octets the header rules see */
+#define SCORE_PARTS_MAX 64               /* text parts looked at per message */
+#define SCORE_WEIGHTS_MAX 1024           /* entries in weights: */
+
+typedef struct {
+    char name[SL_ENV_NAME_MAX + 1]; /* symbol of any stage */
+    double weight;                  /* replaces the stage's score in the sum */
+} score_weight_t;
+
+typedef struct {
+    score_rules_t *rules; /* read-only after init */
+    char version[32];     /* "rules=N" */
+    size_t text_max;      /* per part */
+    size_t weight_count;
+    score_weight_t *weights; /* overrides */
+    score_bayes_t *bayes;    /* NULL without the bayes: option */
+    double autolearn_spam;   /* learn as spam at or above this score (bayes) */
+    double autolearn_ham;    /* learn as ham at or below this score */
+} score_stage_t;
+
+/* Bayes symbols: spam probability bands and their default weights. */
+#define SCORE_BAYES_SPAM_P 0.99
+#define SCORE_BAYES_PROBABLE_P 0.90
+#define SCORE_BAYES_HAM_P 0.05
+
+static void
+s_fini(void *ctx)
+{
+    score_stage_t *self = ctx;
+    if (self == NULL)
+        return;
+    score_rules_destroy(&self->rules);
+    score_bayes_close(&self->bayes);
+    free(self->weights);
+    free(self);
+}
+
+static const char *
+s_rules_version(void *ctx)
+{
+    return ((score_stage_t *)ctx)->version;
+}
+
+/* s_default_rules - BIN/../share/sluice/rules beside this binary (build tree
+ * or install prefix) when it exists, else SCORE_RULES_DEFAULT, into OUT. */
+static void
+s_default_rules(char *out, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    struct stat st;
+    if (slash != NULL) {
+        *slash = '\0';
+        int w = snprintf(out, size, "%s/../share/sluice/rules", exe);
+        if (w > 0 && (size_t)w < size && stat(out, &st) == 0)
+            return;
+    }
+    snprintf(out, size, "%s", SCORE_RULES_DEFAULT);
+}
+
+static int
+s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char **argv)
+{
+    static const char *const keys[] = {"rules", "weights", "text_max", "bayes", NULL};
+    static const char *const bayes_keys[] = {"store", "autolearn_spam", "autolearn_ham", NULL};
+    if (argc > 1) {
+        sl_log_error(NULL, "unknown argument %s (options go in the stage's options: map)", argv[1]);
+        return -1;
+    }
+    score_stage_t *self = sl_xcalloc(1, sizeof *self);
+    sl_cfg_t *own = NULL;
+    if (cfg == NULL) {
+        char err[256];
+        own = cfg = sl_cfg_parse("{}", 2, "defaults", err, sizeof err);
+        section = NULL;
+    }
+    size_t errors = sl_cfg_error_count(cfg);
+    const sl_cfg_node_t *opts = NULL;
+    if (section && sl_cfg_kind(section) == SL_CFG_MAP) {
+        sl_cfg_check_keys(cfg, section, keys);
+        opts = section;
+    } else if (section && !sl_cfg_is_null(section)) {
+        sl_cfg_expected(cfg, section, "a map of score options");
+    }
+    char fallback[PATH_MAX];
+    s_default_rules(fallback, sizeof fallback);
+    const char *path = sl_cfg_get_str(cfg, opts, "rules", fallback);
+    self->text_max =
+        (size_t)sl_cfg_get_size(cfg, opts, "text_max", SCORE_TEXT_MAX_DEFAULT, 1024, 64 << 20);
+    const sl_cfg_node_t *weights = sl_cfg_get_map(cfg, opts, "weights");
+    size_t n = weights ? sl_cfg_count(weights) : 0;
+    if (n > SCORE_WEIGHTS_MAX) {
+        sl_cfg_expected(cfg, weights, "at most %d weights", SCORE_WEIGHTS_MAX);
+        n = 0;
+    }
+    self->weights = sl_xcalloc(n ? n : 1, sizeof *self->weights);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = sl_cfg_key_at(weights, i);
+        if (strlen(name) > SL_ENV_NAME_MAX) {
+            sl_cfg_expected(cfg, sl_cfg_at(weights, i), "a symbol name of at most %d octets",
+                            SL_ENV_NAME_MAX);
+            continue;
+        }
+        score_weight_t *w = &self->weights[self->weight_count++];
+        sl_strlcpy(w->name, name, sizeof w->name);
+        w->weight = sl_cfg_get_double(cfg, weights, name, 0, -1000, 1000);
+    }
+    const sl_cfg_node_t *bayes = sl_cfg_get_map(cfg, opts, "bayes");
+    char store[PATH_MAX + 16];
+    if (bayes) {
+        sl_cfg_check_keys(cfg, bayes, bayes_keys);
+        const char *data_dir = sl_cfg_get_str(cfg, sl_cfg_root(cfg), "data_dir", "/var/lib/sluice");
+        snprintf(store, sizeof store, "sqlite:%s/bayes.db", data_dir);
+        sl_strlcpy(store, sl_cfg_get_str(cfg, bayes, "store", store), sizeof store);
+        self->autolearn_spam = sl_cfg_get_double(cfg, bayes, "autolearn_spam", 1e9, -1e6, 1e9);
+        self->autolearn_ham = sl_cfg_get_double(cfg, bayes, "autolearn_ham", -1e9, -1e9, 1e6);
+    }
+    char err[1024] = "";
+    bool bad_cfg = sl_cfg_error_count(cfg) > errors;
+    if (!bad_cfg && bayes && (self->bayes = score_bayes_open(store, err, sizeof err)) == NULL) {
+        sl_log_error(NULL, "score bayes: %s", err);
+        bad_cfg = true;
+    }
+    if (bad_cfg)
+        sl_log_error(NULL, "score options: %s", sl_cfg_errors(cfg));
+    else if ((self->rules = score_rules_load(path, err, sizeof err)) == NULL)
+        sl_log_error(NULL, "score rules: %s", err);
+    sl_cfg_destroy(&own);
+    if (self->rules == NULL || bad_cfg) {
+        s_fini(self);
+        return -1;
+    }
+    snprintf(self->version, sizeof self->version, "rules=%zu", score_rules_count(self->rules));
+    sl_log_info(NULL, "score rules=%zu path=%s weights=%zu", score_rules_count(self->rules), path,
+                self->weight_count);
+    *ctx = self;
+    return 0;
+}
+
+/* --- one message --- */
+
+typedef struct {
+    const score_stage_t *self;
+    const sl_env_t *env;
+    sl_verdict_t *verdict;
+} s_scan_t;
+
+static double
+s_weight(const score_stage_t *self, const char *name, double score)
+{
+    for (size_t i = 0; i < self->weight_count; i++)
+        if (strcmp(self->weights[i].name, name) == 0)
+            return self->weights[i].weight;
+    return score;
+}
+
+static bool
+s_has_symbol(const char *name, void *arg)
+{
+    const s_scan_t *scan = arg;
+    for (size_t v = 0; v < sl_env_verdict_count(scan->env); v++) {
+        const sl_verdict_t *verdict = sl_env_verdict_at(scan->env, v);
+        const char *sym, *info;
+        double score;
+        for (size_t i = 0; sl_verdict_symbol_at(verdict, i, &sym, &score, &info) == 0; i++)
+            if (strcmp(sym, name) == 0)
+                return true;
+    }
+    return false;
+}
+
+static void
+s_hit(const char *name, double score, const char *info, void *arg)
+{
+    s_scan_t *scan = arg;
+    sl_verdict_symbol(scan->verdict, name, s_weight(scan->self, name, score), info);
+}
+
+/* s_visible - HTML P/LEN without tags, <style> and <script> (caller frees). */
+static char *
+s_visible(const char *p, size_t len, size_t *out_len)
+{
+    char *out = sl_xmalloc(len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] != '<') {
+            out[n++] = p[i];
+            continue;
+        }
+        bool skip_block = (len - i > 6 && strncasecmp(p + i, "<style", 6) == 0) ||
+                          (len - i > 7 && strncasecmp(p + i, "<script", 7) == 0);
+        const char *close =
+            skip_block ? (p[i + 2] == 't' || p[i + 2] == 'T' ? "</style" : "</script") : NULL;
+        if (close) {
+            size_t k = i + 1;
+            while (k < len &&
+                   !(len - k >= strlen(close) && strncasecmp(p + k, close, strlen(close)) == 0))
+                k++;
+            i = k;
+        }
+        while (i < len && p[i] != '>')
+            i++;
+        if (n > 0 && out[n - 1] != ' ')
+            out[n++] = ' ';
+    }
+    out[n] = '\0';
+    *out_len = n;
+    return out;
+}
+
+/* s_url_field - the url stage's `urls` field, copied into LIST; false when absent. */
+static bool
+s_url_field(const sl_env_t *env, char ***uris, size_t *count)
+{
+    const sl_verdict_t *url = sl_env_verdict(env, "url");
+    sl_slice_t raw = url ? sl_verdict_field(url, "urls") : (sl_slice_t){0};
+    if (raw.len == 0)
+        return false;
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    bool ok = sl_mp_unpack(raw.ptr, raw.len, SL_ENV_DEPTH_MAX, &up, NULL) == 0 &&
+              up.data.type == MSGPACK_OBJECT_ARRAY;
+    if (ok) {
+        *uris = sl_xcalloc(up.data.via.array.size + 1, sizeof **uris);
+        for (uint32_t i = 0; i < up.data.via.array.size; i++) {
+            char *s;
+            if (sl_mp_get_cstr(&up.data.via.array.ptr[i], SL_ENV_STR_MAX, &s) == 0)
+                (*uris)[(*count)++] = s;
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+    return ok;
+}
+
+static int
+s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
+{
+    const score_stage_t *self = ctx;
+    const sl_env_t *env = sl_msg_env(msg);
+    sl_slice_t body = sl_msg_body(msg);
+
+    /* Header block: up to the first empty line. */
+    size_t hlen = 0;
+    while (hlen < body.len) {
+        const char *nl = memchr(body.ptr + hlen, '\n', body.len - hlen);
+        size_t eol = nl ? (size_t)(nl - body.ptr) : body.len;
+        size_t line = eol - hlen - (eol > hlen && body.ptr[eol - 1] == '\r');
+        hlen = eol < body.len ? eol + 1 : body.len;
+        if (line == 0)
+            break;
+    }
+    score_input_t in = {
+        .header = body.ptr,
+        .header_len = hlen > SCORE_HEADER_MAX ? SCORE_HEADER_MAX : hlen,
+        .raw_body = body.ptr + hlen,
+        .raw_body_len = body.len - hlen,
+    };
+
+    const char *texts[SCORE_PARTS_MAX];
+    size_t lens[SCORE_PARTS_MAX];
+    char *owned[SCORE_PARTS_MAX];
+    size_t nt = 0;
+    url_list_t found = {0};
+    char **uris = NULL;
+    size_t uri_count = 0;
+    bool have_urls = s_url_field(env, &uris, &uri_count);
+    for (size_t i = 0; i < sl_msg_part_count(msg) && i < sl_env_part_count(env); i++) {
+        bool text, html;
+        url_part_kind(sl_env_part_meta(env, i), &text, &html);
+        sl_slice_t data = sl_msg_part(msg, i);
+        if (!text || nt == SCORE_PARTS_MAX)
+            continue;
+        size_t len = data.len > self->text_max ? self->text_max : data.len;
+        if (!have_urls) {
+            if (html)
+                url_list_add_html(&found, data.ptr, len);
+            else
+                url_list_add_text(&found, data.ptr, len);
+        }
+        owned[nt] = html ? s_visible(data.ptr, len, &lens[nt]) : NULL;
+        texts[nt] = html ? owned[nt] : data.ptr;
+        lens[nt] = html ? lens[nt] : len;
+        nt++;
+    }
+    if (!have_urls) {
+        uris = sl_xcalloc(found.count + 1, sizeof *uris);
+        for (size_t i = 0; i < found.count; i++)
+            uris[uri_count++] = sl_xstrdup(found.items[i].url);
+    }
+    in.texts = texts;
+    in.text_lens = lens;
+    in.text_count = nt;
+    in.uris = (const char *const *)uris;
+    in.uri_count = uri_count;
+    s_scan_t scan = {.self = self, .env = env, .verdict = verdict};
+    in.has_symbol = s_has_symbol;
+    in.arg = &scan;
+    size_t limited = score_rules_run(self->rules, &in, s_hit, &scan);
+    double p = -1;
+    if (self->bayes != NULL && score_bayes_classify(self->bayes, body.ptr, body.len, &p) == 1) {
+        char info[32];
+        snprintf(info, sizeof info, "p=%.4f", p);
+        if (p >= SCORE_BAYES_SPAM_P)
+            s_hit("BAYES_SPAM", 5.0, info, &scan);
+        else if (p >= SCORE_BAYES_PROBABLE_P)
+            s_hit("BAYES_PROBABLE_SPAM", 2.5, info, &scan);
+        else if (p <= SCORE_BAYES_HAM_P)
+            s_hit("BAYES_HAM", -3.0, info, &scan);
+        sl_verdict_field_double(verdict, "bayes_p", p);
+    }
+
+    /* The SpamScore: every stage's symbols, weights overridden, ours included. */
+    double total = 0.0;
+    size_t counted = 0;
+    for (size_t v = 0; v < sl_env_verdict_count(env); v++) {
+        const sl_verdict_t *other = sl_env_verdict_at(env, v);
+        if (strcmp(sl_verdict_stage(other), "score") == 0)
+            continue; /* a re-run replaces our earlier verdict */
+        const char *sym, *info;
+        double score;
+        for (size_t i = 0; sl_verdict_symbol_at(other, i, &sym, &score, &info) == 0; i++, counted++)
+            total += s_weight(self, sym, score);
+    }
+    size_t own = sl_verdict_symbol_count(verdict);
+    for (size_t i = 0; i < own; i++) {
+        const char *sym, *info;
+        double score;
+        sl_verdict_symbol_at(verdict, i, &sym, &score, &info);
+        total += score; /* already weighted in s_hit */
+    }
+    sl_verdict_set_score(verdict, total);
+    sl_verdict_field_int(verdict, "rules_hit", (int64_t)own);
+    sl_verdict_field_int(verdict, "symbols_counted", (int64_t)(counted + own));
+    if (limited > 0)
+        sl_verdict_field_int(verdict, "match_limit_hits", (int64_t)limited);
+    if (self->bayes != NULL && (total >= self->autolearn_spam || total <= self->autolearn_ham)) {
+        bool spam = total >= self->autolearn_spam;
+        if (score_bayes_learn(self->bayes, body.ptr, body.len, spam) == 0)
+            sl_verdict_field_str(verdict, "autolearn", spam ? "spam" : "ham");
+    }
+    sl_log_info(sl_msg_id(msg), "score score=%.2f rules_hit=%zu symbols=%zu limited=%zu", total,
+                own, counted + own, limited);
+
+    for (size_t i = 0; i < nt; i++)
+        free(owned[i]);
+    for (size_t i = 0; i < uri_count; i++)
+        free(uris[i]);
+    free(uris);
+    url_list_clear(&found);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const sl_stage_def_t def = {
+        .name = "score",
+        .version = SCORE_VERSION,
+        .needs = SL_NEED_BODY | SL_NEED_PARTS,
+        .init = s_init,
+        .fini = s_fini,
+        .scan = s_scan,
+        .rules_version = s_rules_version,
+    };
+    return sl_stage_main(argc, argv, &def);
+}

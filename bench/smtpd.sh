@@ -1,0 +1,229 @@
+#!/bin/bash
+# bench/smtpd.sh - smtp-source -> sluice-smtpd -> one pass-through stage (counted), in the
+# same run as the loopback SMTP ceiling and Postfix relaying the same load.
+#
+# For 5 KB and 100 KB messages over 20 sessions (smtp-source, new connection per message):
+#  (a) smtp-source -> smtp-sink: the ceiling      /work/shared/peers/01_smtp_ceiling.sh, in place
+#  (b) smtp-source -> Postfix (fsync'd queue) -> smtp-sink, end to end
+#                                                 /work/shared/peers/02_postfix_relay.sh, in place
+#  (c) smtp-source -> build/bin/sluice-smtpd, started by `sluice start -c CFG` with a temporary
+#      config: broker + one `sluice-stage-example --record FILE` (pass-through, records each
+#      queue id), spool in a temporary folder (fsync of file and folder before every 250, as
+#      always). End to end: from the first connection until every accepted message is in the
+#      record file (or DRAIN_TIMEOUT passes). During the load one extra session
+#      (bench/smtpd_latency.py) sends PROBE messages of the same size back to back and times
+#      end of DATA -> 250 reply: p50/p99 in ms. Probe messages are counted in (c)'s total.
+# Prints each system's lines on stderr and the table on stdout; the load average before and
+# after. Loopback only: the peers' fixed ports (12525/12526), sluice on a free port chosen at
+# run time. Everything started is stopped by PID (SIGTERM, KILL after 15 s), also on Ctrl-C.
+# Usage: bench/smtpd.sh               (about 3-5 minutes on 2 cores)
+# Knobs (environment, defaults in brackets): SLUICE_BUILD [build], MSGS [5000, per size and
+#   system], SESSIONS [20], SIZES ["5120 102400"], RUNS [1; the peers report the median of
+#   RUNS, sluice too], PROBE [500], IDLE_PROBE [200, the probe alone after the load], DRAIN_TIMEOUT [120 s], SEND_TIMEOUT [600 s],
+#   SKIP_PEERS [unset; 1 runs sluice only], PEERS [/work/shared/peers].
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${SLUICE_BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+BIN=$BUILD/bin
+PEERS=${PEERS:-/work/shared/peers}
+PY=/usr/bin/python3
+export RUNS=${RUNS:-1}
+MSGS=${MSGS:-5000}
+SESSIONS=${SESSIONS:-20}
+SIZES=${SIZES:-"5120 102400"}
+PROBE=${PROBE:-500}
+IDLE_PROBE=${IDLE_PROBE:-200}
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
+SEND_TIMEOUT=${SEND_TIMEOUT:-600}
+
+for b in sluice sluice-broker sluice-smtpd sluice-stage-example; do
+    [ -x "$BIN/$b" ] || { echo "smtpd.sh: $BIN/$b missing; build first" >&2; exit 2; }
+done
+for b in smtp-source smtp-sink postfix; do
+    command -v "$b" >/dev/null || { echo "smtpd.sh: $b missing (apt-get install postfix)" >&2; exit 2; }
+done
+
+# Private scratch for this run (the peers' queue and results too); world-traversable so that
+# Postfix's own users reach their queue. The shared generated corpus is linked, not rebuilt
+# (02_postfix_relay.sh checks for it even when it sends no corpus).
+T=$(mktemp -d /var/tmp/sluice-bench-smtpd.XXXXXX)
+chmod 755 "$T"
+export ANCHORS_WORK=$T/anchors
+mkdir -p "$ANCHORS_WORK"
+[ -f /var/tmp/sluice-anchors/corpus/.done ] && ln -s /var/tmp/sluice-anchors/corpus "$ANCHORS_WORK/corpus"
+
+# common.sh: stop_pid, wait_port, bg_in_cg (CPU accounting per cgroup), median, machine_facts,
+# and its EXIT trap that stops every remembered PID. It sets -euo pipefail.
+source "$PEERS/common.sh"
+PEER_PID=""
+bench_cleanup() {
+    trap - EXIT INT TERM
+    set +e
+    [ -n "$PEER_PID" ] && stop_pid "$PEER_PID"
+    cleanup_all
+    rm -rf "$T"
+}
+trap bench_cleanup EXIT
+trap 'echo "smtpd.sh: interrupted" >&2; exit 130' INT TERM
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+LOAD_BEFORE=$(loadavg)
+log "load average before: $LOAD_BEFORE; $(machine_facts)"
+
+# run_peer SCRIPT: one of the numbered peer scripts, in place, as a child (stopped by PID).
+run_peer() {
+    local rc=0
+    MSGS=$MSGS SESSIONS=$SESSIONS SIZES=$SIZES CORPORA="" bash "$PEERS/$1" > "$T/$1.out" 2>&1 &
+    PEER_PID=$!
+    wait "$PEER_PID" || rc=$?
+    PEER_PID=""
+    sed 's/^/  /' "$T/$1.out" >&2
+    [ "$rc" = 0 ] || log "$1 exited $rc"
+}
+
+declare -A CEIL PFX SL SLA SLP50 SLP99 SLI50 SLI99 SLPN SLCPU SLN
+if [ -z "${SKIP_PEERS:-}" ]; then
+    log "(a) ceiling: 01_smtp_ceiling.sh RUNS=$RUNS MSGS=$MSGS SESSIONS=$SESSIONS"
+    run_peer 01_smtp_ceiling.sh
+    log "(b) Postfix relay: 02_postfix_relay.sh RUNS=$RUNS MSGS=$MSGS SESSIONS=$SESSIONS"
+    run_peer 02_postfix_relay.sh
+    for size in $SIZES; do
+        CEIL[$size]=$(sed -nE "s/^size=$size mode=newconn .*median_msgs_per_s=([0-9.]+).*/\1/p" \
+                      "$RESULTS_DIR/01_smtp_ceiling.summary" 2>/dev/null | head -1)
+        PFX[$size]=$(sed -nE "s/^workload=smtp-source-$size .*median_e2e_msgs_per_s=([0-9.]+).*/\1/p" \
+                     "$RESULTS_DIR/02_postfix_relay.summary" 2>/dev/null | head -1)
+    done
+fi
+
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# sluice_config DIR PORT: broker, one recording pass-through stage, smtpd on PORT.
+sluice_config() {
+    local d=$1 port=$2
+    mkdir -p "$d/data" "$d/run"
+    cat > "$d/sluice.yaml" <<EOF
+data_dir: $d/data
+run_dir: $d/run
+log:
+  level: info
+broker:
+  frontend: ipc://$d/run/front.sock
+  backend: ipc://$d/run/back.sock
+stages:
+  - name: pass
+    command: [sluice-stage-example, --record, $d/record]
+    capacity: 8
+graphs:
+  default:
+    content: [pass]
+smtpd:
+  listen: ["127.0.0.1:$port"]
+  hostname: mx.bench.test
+  relay_domains: [example.com]
+  per_ip_connections: 1000
+  per_ip_rate: 10000000
+  user: root
+spool:
+  dir: $d/spool
+EOF
+}
+
+record_count() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
+
+# sluice_run SIZE RUN: fresh gateway and spool, smtp-source + latency probe, wait for the record.
+sluice_run() {
+    local size=$1 run=$2 d=$T/sluice-$1-$2 port gw i t0 t1 t2 c0 c1 src_rc=0 src_pid probe_pid
+    local accepted probe_ok rec deadline
+    port=$(free_port)
+    sluice_config "$d" "$port"
+    cg_new sluice; cg_new src
+    c0=$(cg_ns sluice)
+    bg_in_cg sluice "$BIN/sluice" start -c "$d/sluice.yaml" > "$d/sluice.log" 2>&1
+    gw=$BG_PID
+    for ((i = 0; i < 300; i++)); do
+        kill -0 "$gw" 2>/dev/null || { log "sluice start exited:"; tail -20 "$d/sluice.log" >&2; return 1; }
+        if ss -Hltn "sport = :$port" | grep -q LISTEN &&
+           "$BIN/sluice" status -c "$d/sluice.yaml" --json 2>/dev/null | grep -q '"workers":[1-9]'; then
+            break
+        fi
+        sleep 0.1
+    done
+    [ "$i" -lt 300 ] || { log "sluice not ready in 30 s"; tail -20 "$d/sluice.log" >&2; stop_pid "$gw"; return 1; }
+    c0=$(cg_ns sluice)
+    t0=$(now_ns)
+    # clients in cgroup "src" (as the peers' smtp-source), so the CPU monitor counts them as ours
+    bg_in_cg src timeout "$SEND_TIMEOUT" smtp-source -s "$SESSIONS" -m "$MSGS" -l "$size" \
+        -f sender@example.net -t rcpt@example.com 127.0.0.1:"$port" > "$d/source.out" 2>&1
+    src_pid=$BG_PID
+    sleep 0.3   # the probe runs while the 20 sessions are busy
+    bg_in_cg src $PY "$ROOT/bench/smtpd_latency.py" --port "$port" --count "$PROBE" --size "$size" \
+        --deadline "$SEND_TIMEOUT" > "$d/probe.out" 2> "$d/probe.err"
+    probe_pid=$BG_PID
+    wait "$src_pid" || src_rc=$?
+    t1=$(now_ns)
+    wait "$probe_pid" || true
+    [ "$src_rc" = 0 ] || { log "smtp-source exited $src_rc:"; tail -5 "$d/source.out" >&2; }
+    cat "$d/probe.err" >&2
+    probe_ok=$(sed -nE 's/.*accepted=([0-9]+).*/\1/p' "$d/probe.out"); probe_ok=${probe_ok:-0}
+    # what got a 250: smtpd logs "ID: queued client=..." once per accepted message
+    accepted=$(grep -c ': queued client=' "$d/sluice.log" || true)
+    deadline=$(( $(date +%s) + DRAIN_TIMEOUT ))
+    while :; do
+        rec=$(record_count "$d/record")
+        [ "$rec" -ge "$accepted" ] && break
+        [ "$(date +%s)" -lt "$deadline" ] || { log "drain timeout: $rec of $accepted recorded"; break; }
+        sleep 0.05
+    done
+    t2=$(now_ns)
+    # recount: a log line written after the first count
+    accepted=$(grep -c ': queued client=' "$d/sluice.log" || true)
+    rec=$(record_count "$d/record")
+    c1=$(cg_ns sluice)
+    local uniq spool_left
+    uniq=$(sort -u "$d/record" 2>/dev/null | wc -l)
+    spool_left=$(find "$d/spool" -maxdepth 1 -type f 2>/dev/null | wc -l)
+    # for reference: the same probe with no other load (IDLE_PROBE messages, one session)
+    $PY "$ROOT/bench/smtpd_latency.py" --port "$port" --count "$IDLE_PROBE" --size "$size" \
+        --deadline 60 > "$d/idle.out" 2>> "$d/probe.err" || true
+    stop_pid "$gw"
+    awk -v s="$size" -v r="$run" -v n="$MSGS" -v pk="$probe_ok" -v acc="$accepted" -v rec="$rec" \
+        -v u="$uniq" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v c="$(( c1 - c0 ))" -v left="$spool_left" \
+        -v probe="$(cat "$d/probe.out")" -v idle="$(sed -E 's/([a-z0-9_]+)=/idle_\1=/g' "$d/idle.out")" \
+        'BEGIN{e=(t2-t0)/1e9; printf "size=%s run=%s source_msgs=%d probe_accepted=%d accepted=%d recorded=%d unique_recorded=%d spool_left=%d accept_s=%.3f e2e_s=%.3f e2e_msgs_per_s=%.1f sluice_cpu_s=%.2f probe: %s idle probe: %s\n",
+               s, r, n, pk, acc, rec, u, left, (t1-t0)/1e9, e, rec/e, c/1e9, probe, idle}' | tee -a "$T/sluice.tsv" >&2
+}
+
+start_cpu_monitor smtpd_sluice
+for size in $SIZES; do
+    log "(c) sluice: size=$size msgs=$MSGS sessions=$SESSIONS probe=$PROBE runs=$RUNS"
+    for run in $(seq 1 "$RUNS"); do
+        sluice_run "$size" "$run" || log "sluice run size=$size run=$run failed"
+    done
+    f() { grep "^size=$size " "$T/sluice.tsv" 2>/dev/null | sed -nE "s/.* $1=([0-9.]+).*/\1/p" | median; }
+    SL[$size]=$(f e2e_msgs_per_s); SLA[$size]=$(f accept_s); SLP50[$size]=$(f p50_ms)
+    SLP99[$size]=$(f p99_ms); SLI50[$size]=$(f idle_p50_ms); SLI99[$size]=$(f idle_p99_ms); SLPN[$size]=$(f accepted); SLCPU[$size]=$(f sluice_cpu_s)
+    SLN[$size]=$(grep "^size=$size " "$T/sluice.tsv" 2>/dev/null |
+                 awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]} if (v["recorded"]+0 < v["accepted"]+0 || v["unique_recorded"]+0 < v["accepted"]+0) bad++} END{print bad ? "MISSING" : "all"}')
+done
+
+LOAD_AFTER=$(loadavg)
+FOREIGN_PEERS=$(cat "$RESULTS_DIR"/0[12]_*.summary 2>/dev/null | grep -o 'foreign_cpu_cores.*' | tr '\n' ';' || true)
+FOREIGN_SLUICE=$(foreign_summary smtpd_sluice 2>/dev/null || true)
+log "load average after: $LOAD_AFTER"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else printf "n/a" }'; }
+echo "# bench/smtpd.sh: msgs/s end to end, $MSGS msgs per size per system, $SESSIONS sessions (smtp-source, new connection per message), RUNS=$RUNS (median)"
+echo "# $(machine_facts)"
+echo "# load average before: $LOAD_BEFORE   after: $LOAD_AFTER"
+echo "# other work on the machine (cores busy outside the benchmark): peers (01;02): ${FOREIGN_PEERS:-n/a}  sluice: ${FOREIGN_SLUICE:-n/a}"
+printf '%-7s %10s %10s %10s %9s %9s %9s %9s %12s %9s %8s\n' size ceiling postfix sluice sl/pfx sl/ceil p50_ms p99_ms idle_p50/p99 sl_cpu_s recorded
+for size in $SIZES; do
+    printf '%-7s %10s %10s %10s %9s %9s %9s %9s %12s %9s %8s\n' "$((size / 1024))KB" "${CEIL[$size]:-n/a}" \
+        "${PFX[$size]:-n/a}" "${SL[$size]:-n/a}" "$(ratio "${SL[$size]}" "${PFX[$size]:-}")" \
+        "$(ratio "${SL[$size]}" "${CEIL[$size]:-}")" "${SLP50[$size]:-n/a}" "${SLP99[$size]:-n/a}" \
+        "${SLI50[$size]:-n/a}/${SLI99[$size]:-n/a}" "${SLCPU[$size]:-n/a}" "${SLN[$size]:-n/a}"
+done
+echo "# targets: sluice >= postfix (sl/pfx >= 1.00) and p99 end-of-DATA -> 250 < 10 ms"
+for size in $SIZES; do
+    echo "#   $((size / 1024))KB: throughput $(awk -v r="$(ratio "${SL[$size]}" "${PFX[$size]:-}")" 'BEGIN{print (r=="n/a") ? "n/a" : (r+0 >= 1 ? "met" : "NOT met")}'), p99 $(awk -v p="${SLP99[$size]:-}" 'BEGIN{print (p=="" || p=="nan") ? "n/a" : (p+0 < 10 ? "met" : "NOT met")}')"
+done

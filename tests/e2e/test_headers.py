@@ -51,9 +51,11 @@ stages:
       psl_file: %(psl)s
       scores:
         SPF_FAIL: 2.5
+  - name: action
+    command: sluice-stage-action
 graphs:
   default:
-    content: [headers]
+    content: [headers, action]
 """
 
 
@@ -94,7 +96,7 @@ class HeadersPipelineTest(unittest.TestCase):
         cls.dns = DnsServer(zone(base64.b64encode(der).decode())).start()
         cls.gw = Gateway(CONFIG % {"forward": cls.dns.forward, "psl": PSL}, name="headers")
         try:
-            cls.gw.start({"headers": 1}, timeout=30)
+            cls.gw.start({"headers": 1, "action": 1}, timeout=30)
         except Exception:
             cls.gw.cleanup()
             cls.dns.stop()
@@ -118,6 +120,7 @@ class HeadersPipelineTest(unittest.TestCase):
         self.assertIsNotNone(got, "no result in 30s\n" + self.gw.tail())
         _, status, doc = got
         self.assertEqual(status, "ok", doc)
+        self.last = doc
         v = doc["verdicts"]["headers"]
         self.assertNotIn("error", v, self.gw.tail())
         return v
@@ -180,6 +183,19 @@ class HeadersPipelineTest(unittest.TestCase):
         v = self.scan(message("<x@nodmarc.example>"), ip=BAD_IP, mail_from="x@nodmarc.example")
         self.assertDmarc(v, "none", "", None)
         self.assertIn("DMARC_NONE", v["symbols"])
+
+    def test_action_stage_applies_dmarc(self):
+        # After the queue a DMARC reject can only be held: quarantine, not delivery.
+        self.scan(message("<alice@reject.example>"), ip=BAD_IP)
+        self.assertEqual(self.last["actions"], ["quarantine"], self.last)
+        self.scan(message("<q@quarantine.example>"), ip=BAD_IP, mail_from="q@quarantine.example")
+        self.assertEqual(self.last["actions"], ["quarantine"])
+        # p=none, and an aligned pass, are delivered
+        self.scan(message("<n@none.example>"), ip=BAD_IP, mail_from="n@none.example")
+        self.assertIn(self.last["actions"], (["deliver"], ["tag"]))
+        self.scan(message("Alice <alice@reject.example>"))
+        self.assertEqual(self.last["actions"], ["deliver"])
+        self.assertEqual(self.last["classification"], "clean")
 
     def test_outbound_or_authenticated_mail_gets_no_dmarc_action(self):
         v = self.scan(message("<alice@reject.example>"), ip=BAD_IP, auth="alice")

@@ -4,17 +4,24 @@
  * Envelope only, rcpt phase, one recipient per request (the envelope's only
  * rcpt). Bypasses first (authenticated sender, allow and provider networks,
  * a DNSWL listing in the rbl verdict, opted-out domains and mailboxes), then
+ * an SPF pass for a sender domain with spf_history passed triplets (SPF by
+ * the headers stage's headers_spf.c, when libspf2 is there), then
  * the triplet (client /24 or /64, sender, recipient) decides through
  * greylist_db on the shared store. A deferral asks smtpd for 451 4.7.1 with
  * the retry time (smtp_code, smtp_text, smtp_reply, classification tempfail).
  * A store failure is the stage's failure: the graph's on_error applies.
  * Options and verdict fields: stages/greylist/README.md.
- * Tests: tests/unit/test_greylist.c, tests/e2e/test_greylist.py
+ * Tests: tests/unit/test_greylist.c, tests/e2e/test_greylist.py,
+ *        tests/e2e/test_greylist_smtp.py
  */
 #include "greylist_db.h"
 #include "sl_cidr.h"
 #include "sl_mp.h"
 #include "sl_stage.h"
+
+#ifdef GREYLIST_SPF
+#include "headers.h"
+#endif
 
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +32,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define GREYLIST_VERSION "1.0"
 #define GREYLIST_OPTOUT_MAX 10000 /* opt-out domains and mailboxes, each */
@@ -41,6 +49,11 @@ typedef struct {
     pthread_mutex_t lock;                /* one store handle, one scan thread at a time */
     sl_store_t *store;                   /* shared with every other worker and host */
     int64_t cleaned_at;                  /* last expiry sweep */
+    int64_t spf_history;                 /* passed triplets of a domain for the SPF bypass */
+    char hostname[256];                  /* SPF %{r} */
+#ifdef GREYLIST_SPF
+    sl_dns_t *dns; /* SPF lookups; shared by the scan threads */
+#endif
 } greylist_t;
 
 /* --- options --- */
@@ -90,6 +103,9 @@ s_fini(void *ctx)
     if (gl == NULL)
         return;
     sl_store_close(&gl->store);
+#ifdef GREYLIST_SPF
+    sl_dns_destroy(&gl->dns);
+#endif
     sl_cidr_list_clear(&gl->allow);
     sl_cidr_list_clear(&gl->providers);
     for (size_t i = 0; i < gl->optout_count; i++)
@@ -115,6 +131,8 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
                                        "optout_mailboxes",
                                        "rbl_stage",
                                        "store",
+                                       "spf_history",
+                                       "hostname",
                                        NULL};
     if (argc > 1) {
         sl_log_error(NULL, "unknown argument %s (options go in the stage's options: map)", argv[1]);
@@ -149,6 +167,12 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
     s_read_cidrs(cfg, opts, "providers", &gl->providers);
     s_read_strings(cfg, opts, "optout_domains", gl);
     s_read_strings(cfg, opts, "optout_mailboxes", gl);
+    gl->spf_history = sl_cfg_get_int(cfg, opts, "spf_history", 3, 0, 1000000);
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof host) != 0)
+        sl_strlcpy(host, "localhost", sizeof host);
+    host[sizeof host - 1] = '\0';
+    sl_strlcpy(gl->hostname, sl_cfg_get_str(cfg, opts, "hostname", host), sizeof gl->hostname);
     sl_strlcpy(gl->rbl_stage, sl_cfg_get_str(cfg, opts, "rbl_stage", "rbl"), sizeof gl->rbl_stage);
     const char *file = sl_cfg_get_str(cfg, opts, "providers_file", "");
     char err[1024] = "";
@@ -169,6 +193,20 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
         s_fini(gl);
         return -1;
     }
+#ifdef GREYLIST_SPF
+    if (gl->spf_history > 0) {
+        headers_spf_init();
+        gl->dns = sl_dns_new(cfg, sl_cfg_get(sl_cfg_root(cfg), "dns"), err, sizeof err);
+        if (gl->dns == NULL) {
+            sl_log_error(NULL, "greylist: dns: %s", err);
+            s_fini(gl);
+            return -1;
+        }
+    }
+#else
+    if (gl->spf_history > 0)
+        sl_log_warn(NULL, "greylist: built without libspf2: no SPF bypass");
+#endif
     gl->store = sl_store_open(store, err, sizeof err);
     if (gl->store == NULL || greylist_db_migrate(gl->store) != 0) {
         sl_log_error(NULL, "greylist: store %s: %s", store,
@@ -178,9 +216,9 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
     }
     sl_log_info(NULL,
                 "greylist store=%s delay=%" PRId64 "s retry_window=%" PRId64 "s expiry=%" PRId64
-                "s auto_allow=%" PRId64,
+                "s auto_allow=%" PRId64 " spf_history=%" PRId64,
                 store, gl->policy.delay_s, gl->policy.retry_window_s, gl->policy.expiry_s,
-                gl->policy.auto_allow);
+                gl->policy.auto_allow, gl->spf_history);
     *ctx = gl;
     return 0;
 }
@@ -246,6 +284,54 @@ s_bypass(const greylist_t *gl, const sl_env_t *env, const sl_ip_t *ip, const cha
     return NULL;
 }
 
+#ifdef GREYLIST_SPF
+/* s_is_loopback - 127.0.0.0/8 or ::1: libspf2 passes these whatever the record says. */
+static bool
+s_is_loopback(const sl_ip_t *ip)
+{
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    return ip->v6 ? memcmp(ip->addr, v6_loopback, sizeof v6_loopback) == 0 : ip->addr[0] == 127;
+}
+#endif
+
+/* s_spf_known - the sender's domain has spf_history passed triplets and SPF
+ * passes for this client (never a loopback client). -1 on a store error.
+ * Only the store is under the lock; the SPF lookups run in parallel. */
+static int
+s_spf_known(greylist_t *gl, const sl_env_t *env, const sl_ip_t *ip, const char *sender, int64_t now)
+{
+#ifdef GREYLIST_SPF
+    const char *at = strrchr(sender, '@');
+    if (gl->spf_history == 0 || at == NULL || at[1] == '\0' || s_is_loopback(ip))
+        return 0;
+    int64_t passes = 0;
+    pthread_mutex_lock(&gl->lock);
+    int rc = greylist_db_domain_passes(gl->store, &gl->policy, at + 1, now, &passes);
+    if (rc != 0)
+        sl_log_error(sl_env_id(env), "greylist store failed: %s", sl_store_error(gl->store));
+    pthread_mutex_unlock(&gl->lock);
+    if (rc != 0)
+        return -1;
+    if (passes < gl->spf_history)
+        return 0;
+    headers_resolver_t resolver = headers_dns_resolver(gl->dns);
+    char comment[HEADERS_TEXT_MAX] = "";
+    headers_spf_result_t spf = headers_spf_check(
+        &resolver, sl_env_str(env, SL_ENV_CLIENT_IP), sl_env_str(env, SL_ENV_HELO),
+        sl_env_mail_from(env), gl->hostname, comment, sizeof comment);
+    sl_log_debug(sl_env_id(env), "greylist spf=%s domain=%s passes=%" PRId64 " (%s)",
+                 headers_spf_name(spf), at + 1, passes, comment);
+    return spf == HEADERS_SPF_PASS;
+#else
+    (void)gl;
+    (void)env;
+    (void)ip;
+    (void)sender;
+    (void)now;
+    return 0;
+#endif
+}
+
 static int
 s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
 {
@@ -269,6 +355,16 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
     }
 
     int64_t now = (int64_t)time(NULL), retry_in = 0;
+    int spf = s_spf_known(gl, env, &ip, sender, now);
+    if (spf < 0)
+        return -1;
+    if (spf > 0) {
+        sl_verdict_field_str(verdict, "greylist", "bypass");
+        sl_verdict_field_str(verdict, "reason", "spf");
+        sl_log_info(id, "greylist bypass reason=spf network=%s", network);
+        return 0;
+    }
+
     greylist_result_t result;
     pthread_mutex_lock(&gl->lock);
     int rc =

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char *const s_steps[] = {
     "CREATE TABLE greylist_triplet (network TEXT NOT NULL, sender TEXT NOT NULL, "
@@ -20,6 +21,8 @@ static const char *const s_steps[] = {
     "passed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (network, sender, rcpt))",
     "CREATE INDEX greylist_triplet_last_seen ON greylist_triplet (last_seen)",
     "CREATE TABLE greylist_client (network TEXT PRIMARY KEY, passes INTEGER NOT NULL, "
+    "last_seen INTEGER NOT NULL)",
+    "CREATE TABLE greylist_domain (domain TEXT PRIMARY KEY, passes INTEGER NOT NULL, "
     "last_seen INTEGER NOT NULL)",
 };
 
@@ -124,6 +127,17 @@ greylist_db_check(sl_store_t *store, const greylist_policy_t *policy, const char
                       "WHERE network = ? AND sender = ? AND rcpt = ?",
                       upd, 4) != 0)
         return s_abort(store);
+    const char *at = strrchr(sender, '@');
+    if (!passed && at && at[1]) {
+        const char *dom[] = {at + 1, now_s, stale_s};
+        if (sl_store_exec(store,
+                          "INSERT INTO greylist_domain (domain, passes, last_seen) "
+                          "VALUES (?, 1, ?) ON CONFLICT (domain) DO UPDATE SET "
+                          "passes = CASE WHEN greylist_domain.last_seen < ? THEN 1 "
+                          "ELSE greylist_domain.passes + 1 END, last_seen = excluded.last_seen",
+                          dom, 3) != 0)
+            return s_abort(store);
+    }
     if (!passed) {
         const char *cl[] = {network, now_s, stale_s};
         if (sl_store_exec(store,
@@ -149,5 +163,24 @@ greylist_db_expire(sl_store_t *store, const greylist_policy_t *policy, int64_t n
     int64_t removed = sl_store_changes(store);
     if (sl_store_exec(store, "DELETE FROM greylist_client WHERE last_seen < ?", p, 1) != 0)
         return -1;
+    removed += sl_store_changes(store);
+    if (sl_store_exec(store, "DELETE FROM greylist_domain WHERE last_seen < ?", p, 1) != 0)
+        return -1;
     return removed + sl_store_changes(store);
+}
+
+int
+greylist_db_domain_passes(sl_store_t *store, const greylist_policy_t *policy, const char *domain,
+                          int64_t now, int64_t *passes)
+{
+    char stale_s[24];
+    snprintf(stale_s, sizeof stale_s, "%" PRId64, now - policy->expiry_s);
+    const char *p[] = {domain, stale_s};
+    sl_rows_t *rows = sl_store_query(
+        store, "SELECT passes FROM greylist_domain WHERE domain = ? AND last_seen >= ?", p, 2);
+    if (rows == NULL)
+        return -1;
+    *passes = sl_rows_count(rows) ? sl_rows_int(rows, 0, 0, 0) : 0;
+    sl_rows_free(&rows);
+    return 0;
 }

@@ -5,7 +5,8 @@
  * deferred; a retry after the delay and within the retry window passes and
  * marks the triplet passed; a passed triplet passes until it has been unused
  * for the expiry time. A client network with auto_allow passed triplets
- * passes at once for anything. State lives in sl_store (SQLite by default,
+ * passes at once for anything. Passed triplets are also counted per sender
+ * domain (greylist_db_domain_passes). State lives in sl_store (SQLite by default,
  * PostgreSQL later), so every worker and every smtpd host sharing the store
  * agrees. Time is passed in by the caller (seconds), so tests can move it.
  * Tests: tests/unit/test_greylist.c
@@ -40,6 +41,12 @@ int greylist_db_migrate(sl_store_t *store);
 int greylist_db_check(sl_store_t *store, const greylist_policy_t *policy, const char *network,
                       const char *sender, const char *rcpt, int64_t now, greylist_result_t *result,
                       int64_t *retry_in);
+
+/* greylist_db_domain_passes - *PASSES: triplets of sender DOMAIN (lower case)
+ * that passed a retry, while the domain has been seen within the expiry time
+ * (the history the SPF bypass asks for). 0, or -1 on a store error. */
+int greylist_db_domain_passes(sl_store_t *store, const greylist_policy_t *policy,
+                              const char *domain, int64_t now, int64_t *passes);
 
 /* greylist_db_expire - forgets what has been unused for the expiry time; rows removed or -1. */
 int64_t greylist_db_expire(sl_store_t *store, const greylist_policy_t *policy, int64_t now);

@@ -5,8 +5,9 @@ Two gateways (`sluice start` each: broker + greylist workers) share one
 SQLite store, as two smtpd hosts would; the first runs two greylist workers.
 Rcpt-phase envelopes (one recipient each) go in over the client protocol;
 the tests assert on the verdict: 451 fields on the first attempt, a pass after
-the (2 s) delay, at once for an auto-allowed network, bypasses, and that a
-triplet deferred through one gateway passes through the other.
+the (2 s) delay, at once for an auto-allowed network, bypasses (SPF through
+tests/dns/dnsserver.py), and that a triplet deferred through one gateway
+passes through the other.
 """
 import os
 import shutil
@@ -16,9 +17,19 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sluice_e2e import BIN, Client, Gateway, envelope, main  # noqa: E402
+from sluice_e2e import BIN, SOURCE, Client, Gateway, envelope, main  # noqa: E402
+
+sys.path.insert(0, os.path.join(SOURCE, "tests", "dns"))
+from dnsserver import DnsServer  # noqa: E402
+
+ZONE = """
+spf.example        TXT "v=spf1 ip4:198.18.0.0/16 -all"
+nohistory.example  TXT "v=spf1 ip4:198.18.0.0/16 -all"
+"""
 
 CONFIG = """
+dns:
+  forward: ["%(forward)s"]
 stages:
   - name: greylist
     command: [sluice-stage-greylist]
@@ -51,8 +62,10 @@ class Greylist(unittest.TestCase):
         cls.gws, cls.clients = [], []
         cls.store_dir = tempfile.mkdtemp(prefix="sluice-e2e-greystore-")
         store = os.path.join(cls.store_dir, "greylist.db")
-        first = Gateway(CONFIG % {"workers": 2, "store": store}, name="grey1")
-        second = Gateway(CONFIG % {"workers": 1, "store": store}, name="grey2")
+        cls.dns = DnsServer(ZONE).start()
+        conf = {"store": store, "forward": cls.dns.forward}
+        first = Gateway(CONFIG % dict(conf, workers=2), name="grey1")
+        second = Gateway(CONFIG % dict(conf, workers=1), name="grey2")
         try:
             for gw, n in ((first, 2), (second, 1)):
                 cls.gws.append(gw)
@@ -61,6 +74,7 @@ class Greylist(unittest.TestCase):
         except Exception:
             for gw in cls.gws:
                 gw.cleanup()
+            cls.dns.cleanup()
             shutil.rmtree(cls.store_dir, ignore_errors=True)
             raise
         cls.n = 0
@@ -71,6 +85,7 @@ class Greylist(unittest.TestCase):
             c.close()
         for gw in cls.gws:
             gw.cleanup()
+        cls.dns.cleanup()
         shutil.rmtree(cls.store_dir, ignore_errors=True)
 
     def rcpt(self, ip, sender, rcpt, gw=0, **extra):
@@ -193,6 +208,31 @@ class Greylist(unittest.TestCase):
         v = self.rcpt("192.0.2.54", "b@s.example", "by@example.com",
                       verdicts={"rbl": {"fields": {"allowed": []}}})
         self.assertDeferred(v, 2)
+
+    def test_spf_pass_with_domain_history(self):
+        # three passed triplets of spf.example (spf_history: 3 by default), from
+        # three networks (one pass each: none is auto-allowed)
+        triplets = [("198.18.%d.1" % i, "h%d@spf.example" % i, "spf%d@example.com" % i)
+                    for i in (1, 2, 3)]
+        for t in triplets:
+            self.assertDeferred(self.rcpt(*t), 2)
+        # SPF passes, but two passes are no history yet
+        self.assertDeferred(self.rcpt("198.18.9.1", "n@spf.example", "new@example.com"), 2)
+        time.sleep(2.2)
+        for i, t in enumerate(triplets):
+            self.assertPassed(self.rcpt(*t, gw=i % 2), "pass")
+            if i < 2:  # not yet three
+                self.assertDeferred(self.rcpt("198.18.9.2", "m%d@spf.example" % i,
+                                              "new@example.com"), 2)
+        # a new network, sender and recipient of the domain with an SPF pass: at once
+        for gw in (0, 1):
+            v = self.rcpt("198.18.9.3", "other@SPF.example", "x%d@example.com" % gw, gw=gw)
+            self.assertEqual(v["fields"]["greylist"], "bypass", v)
+            self.assertEqual(v["fields"]["reason"], "spf")
+        # SPF fail (-all), SPF pass without history, no SPF record at all
+        self.assertDeferred(self.rcpt("100.99.0.1", "other@spf.example", "y@example.com"), 2)
+        self.assertDeferred(self.rcpt("198.18.9.3", "a@nohistory.example", "y@example.com"), 2)
+        self.assertDeferred(self.rcpt("198.18.9.3", "a@norecord.example", "y@example.com"), 2)
 
 
 if __name__ == "__main__":

@@ -186,6 +186,41 @@ test_expire(void **state)
     assert_int_equal(s_check(f->a, "n", "s", "r", T0 + 300 + 86402, NULL), GREYLIST_DEFER);
 }
 
+static int64_t
+s_domain_passes(sl_store_t *store, const char *domain, int64_t now)
+{
+    int64_t passes = -1;
+    assert_int_equal(greylist_db_domain_passes(store, &s_policy, domain, now, &passes), 0);
+    return passes;
+}
+
+static void
+test_domain_history(void **state)
+{
+    s_fixture_t *f = *state;
+    assert_int_equal(s_domain_passes(f->a, "d.example", T0), 0);
+    /* a deferral is no history; each first pass of a triplet is one, from any network */
+    assert_int_equal(s_check(f->a, "n1", "a@d.example", "r1", T0, NULL), GREYLIST_DEFER);
+    assert_int_equal(s_domain_passes(f->a, "d.example", T0 + 1), 0);
+    assert_int_equal(s_check(f->a, "n1", "a@d.example", "r1", T0 + 300, NULL), GREYLIST_PASS);
+    assert_int_equal(s_check(f->a, "n2", "b@d.example", "r2", T0 + 300, NULL), GREYLIST_DEFER);
+    assert_int_equal(s_check(f->b, "n2", "b@d.example", "r2", T0 + 600, NULL), GREYLIST_PASS);
+    /* a known triplet passing again adds nothing */
+    assert_int_equal(s_check(f->a, "n1", "a@d.example", "r1", T0 + 700, NULL), GREYLIST_KNOWN);
+    assert_int_equal(s_domain_passes(f->b, "d.example", T0 + 700), 2);
+    assert_int_equal(s_domain_passes(f->a, "other.example", T0 + 700), 0);
+    /* the null sender has no domain */
+    assert_int_equal(s_check(f->a, "n3", "", "r", T0, NULL), GREYLIST_DEFER);
+    assert_int_equal(s_check(f->a, "n3", "", "r", T0 + 300, NULL), GREYLIST_PASS);
+    assert_int_equal(s_domain_passes(f->a, "", T0 + 700), 0);
+    /* unused for the expiry: forgotten, and counting starts over */
+    assert_int_equal(s_domain_passes(f->a, "d.example", T0 + 600 + 86401), 0);
+    assert_int_equal(s_check(f->a, "n4", "c@d.example", "r", T0 + 86400 * 2, NULL), GREYLIST_DEFER);
+    assert_int_equal(s_check(f->a, "n4", "c@d.example", "r", T0 + 86400 * 2 + 300, NULL),
+                     GREYLIST_PASS);
+    assert_int_equal(s_domain_passes(f->a, "d.example", T0 + 86400 * 2 + 300), 1);
+}
+
 static void
 test_names(void **state)
 {
@@ -206,6 +241,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_auto_allow, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_two_workers_agree, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_expire, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_domain_history, s_setup, s_teardown),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests_name("greylist", tests, NULL, NULL);

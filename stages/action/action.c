@@ -504,17 +504,24 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
     action_t *ac = sl_xcalloc(1, sizeof *ac);
     char def[PATH_MAX + 16];
     sl_policy_store_url(cfg, data_dir, def, sizeof def);
-    snprintf(ac->store_url, sizeof ac->store_url, "%s",
-             s_opt(cfg, section, argc, argv, "--store", "store", def));
+    /* Truncation is failure: a cut path would put mail somewhere else. */
+    bool cut = sl_strlcpy(ac->store_url, s_opt(cfg, section, argc, argv, "--store", "store", def),
+                          sizeof ac->store_url) >= sizeof ac->store_url;
     snprintf(def, sizeof def, "%s/delivery", data_dir);
     const char *qdir = delivery ? sl_cfg_get_str(cfg, delivery, "queue_dir", def) : def;
-    snprintf(ac->queue_dir, sizeof ac->queue_dir, "%s",
-             s_opt(cfg, section, argc, argv, "--queue-dir", "queue_dir", qdir));
+    cut |= sl_strlcpy(ac->queue_dir,
+                      s_opt(cfg, section, argc, argv, "--queue-dir", "queue_dir", qdir),
+                      sizeof ac->queue_dir) >= sizeof ac->queue_dir;
     snprintf(def, sizeof def, "%s/quarantine", data_dir);
-    snprintf(ac->quar_dir, sizeof ac->quar_dir, "%s",
-             s_opt(cfg, section, argc, argv, "--quarantine-dir", "quarantine_dir", def));
+    cut |= sl_strlcpy(ac->quar_dir,
+                      s_opt(cfg, section, argc, argv, "--quarantine-dir", "quarantine_dir", def),
+                      sizeof ac->quar_dir) >= sizeof ac->quar_dir;
     char err[8192];
     const char *why = NULL;
+    if (cut) {
+        sl_log_error(NULL, "action: store, queue_dir or quarantine_dir is too long");
+        goto fail;
+    }
     if (cfg && sl_cfg_error_count(cfg) > 0) {
         sl_log_error(NULL, "config: %s", sl_cfg_errors(cfg));
         goto fail;

@@ -90,8 +90,10 @@ class Spool(unittest.TestCase):
         rng = random.Random(int(time.time()))
         kills = []
         victims = ["smtpd", "broker", "stage example#1"]
+        # Short gaps: on an idle machine the 2,000 messages take only a few seconds,
+        # and the test wants at least one kill of each process while they flow.
         while t.is_alive() and len(kills) < 12:
-            time.sleep(rng.uniform(0.2, 0.6))
+            time.sleep(rng.uniform(0.05, 0.25))
             label = victims[len(kills) % len(victims)]
             pid = wait_for(lambda: gw.pids().get(label), 10)
             if pid and t.is_alive():

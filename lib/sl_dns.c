@@ -508,12 +508,14 @@ sl_dns_new_forward(const char *forward, int timeout_ms, char *err, size_t errlen
 sl_dns_t *
 sl_dns_new(sl_cfg_t *cfg, const sl_cfg_node_t *section, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"forward", "timeout", "dnssec", "trust_anchor", NULL};
+    static const char *const keys[] = {"forward",      "timeout",       "dnssec",
+                                       "trust_anchor", "unblock_zones", NULL};
     if (cfg == NULL || section == NULL)
         return s_new(NULL, 0, SL_DNS_TIMEOUT_DEFAULT_MS, false, NULL, err, errlen);
     size_t errors = sl_cfg_error_count(cfg);
     if (sl_cfg_kind(section) != SL_CFG_MAP) {
-        sl_cfg_expected(cfg, section, "a map (forward, timeout, dnssec, trust_anchor)");
+        sl_cfg_expected(cfg, section,
+                        "a map (forward, timeout, dnssec, trust_anchor, unblock_zones)");
     } else {
         sl_cfg_check_keys(cfg, section, keys);
     }
@@ -539,11 +541,43 @@ sl_dns_new(sl_cfg_t *cfg, const sl_cfg_node_t *section, char *err, size_t errlen
                                              SL_DNS_TIMEOUT_MAX_MS);
     bool dnssec = sl_cfg_get_bool(cfg, section, "dnssec", false);
     const char *anchor = sl_cfg_get_str(cfg, section, "trust_anchor", SL_DNS_ROOT_KEY);
+    const sl_cfg_node_t *unblock = sl_cfg_get(section, "unblock_zones");
+    if (unblock && !sl_cfg_is_null(unblock) && sl_cfg_kind(unblock) != SL_CFG_SEQ)
+        sl_cfg_expected(cfg, unblock, "a list of zone names");
     if (sl_cfg_error_count(cfg) > errors) {
         snprintf(err, errlen, "%s", sl_cfg_errors(cfg));
         return NULL;
     }
-    return s_new(forwards, n, (int)timeout, dnssec, anchor, err, errlen);
+    sl_dns_t *self = s_new(forwards, n, (int)timeout, dnssec, anchor, err, errlen);
+    size_t zones = unblock && sl_cfg_kind(unblock) == SL_CFG_SEQ ? sl_cfg_count(unblock) : 0;
+    for (size_t i = 0; self && i < zones; i++) {
+        const sl_cfg_node_t *zone = sl_cfg_at(unblock, i);
+        bool named = sl_cfg_kind(zone) == SL_CFG_SCALAR && !sl_cfg_is_null(zone);
+        if (!named)
+            snprintf(err, errlen, "dns: unblock_zones: a zone name expected");
+        if (!named || sl_dns_unblock_zone(self, sl_cfg_scalar(zone), err, errlen) != 0)
+            sl_dns_destroy(&self);
+    }
+    return self;
+}
+
+int
+sl_dns_unblock_zone(sl_dns_t *self, const char *zone, char *err, size_t errlen)
+{
+    assert(self && zone);
+    size_t len = strlen(zone);
+    if (len == 0 || len > 254) {
+        snprintf(err, errlen, "dns: unblock_zones: \"%.64s\" is not a zone name", zone);
+        return -1;
+    }
+    char name[256];
+    snprintf(name, sizeof name, "%s%s", zone, zone[len - 1] == '.' ? "" : ".");
+    int rc = ub_ctx_zone_remove(self->ub, name);
+    if (rc != 0 && rc != UB_NOERROR) {
+        snprintf(err, errlen, "dns: unblock_zones: %s: %s", name, ub_strerror(rc));
+        return -1;
+    }
+    return 0;
 }
 
 void

@@ -71,6 +71,14 @@ sl_dns_t *sl_dns_new(sl_cfg_t *cfg, const sl_cfg_node_t *section, char *err, siz
 /* sl_dns_new_forward - resolver sending everything to FORWARD ("127.0.0.1@5353"). */
 sl_dns_t *sl_dns_new_forward(const char *forward, int timeout_ms, char *err, size_t errlen);
 void sl_dns_destroy(sl_dns_t **self_p);
+/* sl_dns_unblock_zone - asks the upstream for names under ZONE that
+ * libunbound would otherwise answer itself: its built-in local zones (RFC
+ * 6303: reverse zones of private, loopback and documentation networks, such
+ * as 168.192.in-addr.arpa.) answer NXDOMAIN without a query. For an internal
+ * resolver that serves the LAN's PTR records (dns.unblock_zones), and for
+ * tests that serve such records. A ZONE that is not a local zone is
+ * harmless. 0, or -1 with ERR. */
+int sl_dns_unblock_zone(sl_dns_t *self, const char *zone, char *err, size_t errlen);
 
 /* sl_dns_query - one query, waiting at most the resolver's timeout. Fills *out
  * (free with sl_dns_answer_clear). Returns out->status. A name that cannot

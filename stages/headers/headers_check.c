@@ -7,8 +7,8 @@
  * very code the stage runs (headers_run, headers_verdict) and prints the
  * stage's verdict as one JSON line per message.
  *
- *   sluice-headers-check [--dns IP@PORT] [--timeout MS] [-c sluice.yaml]
- *       [--ip IP] [--helo NAME] [--from SENDER] [--auth USER] [--outbound]
+ *   sluice-headers-check [--dns IP@PORT] [--unblock-zone ZONE]... [--timeout MS]
+ *       [-c sluice.yaml] [--ip IP] [--helo NAME] [--from SENDER] [--auth USER] [--outbound]
  *       [--id ID] [--time UNIX] [--set KEY=VALUE]... [--repeat N] FILE...
  *   sluice-headers-check --spf-lines [--dns ...]   (stdin: "IP<TAB>HELO<TAB>SENDER"
  *       per line; stdout: "RESULT<TAB>COMMENT" per line)
@@ -23,6 +23,7 @@
 #include <time.h>
 
 #define S_SETS_MAX 64          /* --set options */
+#define S_ZONES_MAX 32         /* --unblock-zone options (sl_dns_unblock_zone) */
 #define S_MESSAGE_MAX (64u << 20) /* message file size, as the broker's default max_frame */
 
 typedef struct {
@@ -36,8 +37,8 @@ static void
 s_usage(void)
 {
     fprintf(stderr,
-            "usage: sluice-headers-check [--dns IP@PORT] [--timeout MS] [-c sluice.yaml]\n"
-            "       [--ip IP] [--helo NAME] [--from SENDER] [--auth USER] [--outbound]\n"
+            "usage: sluice-headers-check [--dns IP@PORT] [--unblock-zone ZONE]... [--timeout MS]\n"
+            "       [-c sluice.yaml] [--ip IP] [--helo NAME] [--from SENDER] [--auth USER] [--outbound]\n"
             "       [--id ID] [--time UNIX] [--set KEY=VALUE]... [--repeat N] FILE...\n"
             "   or: sluice-headers-check --spf-lines [--dns IP@PORT] < lines\n");
 }
@@ -145,12 +146,16 @@ main(int argc, char **argv)
     bool spf_lines = false;
     char *sets[2 * S_SETS_MAX + 1] = {argv[0]};
     int nsets = 1, first_file = argc;
+    const char *zones[S_ZONES_MAX];
+    size_t nzones = 0;
     sl_log_open("sluice-headers-check", SL_LOG_WARN);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         bool v = i + 1 < argc;
         if (strcmp(o, "--dns") == 0 && v)
             forward = argv[++i];
+        else if (strcmp(o, "--unblock-zone") == 0 && v && nzones < S_ZONES_MAX)
+            zones[nzones++] = argv[++i];
         else if (strcmp(o, "--timeout") == 0 && v)
             timeout_ms = strtol(argv[++i], NULL, 10);
         else if (strcmp(o, "-c") == 0 && v)
@@ -198,6 +203,9 @@ main(int argc, char **argv)
     sl_dns_t *dns = forward ? sl_dns_new_forward(forward, (int) timeout_ms, err, sizeof err)
                             : sl_dns_new(cfg, cfg ? sl_cfg_get(sl_cfg_root(cfg), "dns") : NULL,
                                          err, sizeof err);
+    for (size_t z = 0; dns && z < nzones; z++)
+        if (sl_dns_unblock_zone(dns, zones[z], err, sizeof err) != 0)
+            sl_dns_destroy(&dns);
     if (dns == NULL) {
         fprintf(stderr, "sluice-headers-check: dns: %s\n", err);
         return 2;

@@ -27,7 +27,7 @@ class SpfSuiteTest(unittest.TestCase):
                            env=dict(os.environ, SLUICE_BIN=BIN, SLUICE_SOURCE=SOURCE))
         print(r.stdout.splitlines()[-1] if r.stdout else r.stderr[-500:])
         self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-2000:])
-        self.assertRegex(r.stdout, r"203 tests, 140 pass")
+        self.assertRegex(r.stdout, r"203 tests, 142 pass")
 
 
 if __name__ == "__main__":

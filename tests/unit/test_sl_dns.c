@@ -43,7 +43,8 @@ static const char s_zone[] = "$TTL 300\n"
                              "raw.example RAW A 010203\n"
                              "many.example A 10.0.0.1\n"
                              "*.wild.example A 192.0.2.77\n"
-                             "2.0.0.127.zen.example A 127.0.0.2\n";
+                             "2.0.0.127.zen.example A 127.0.0.2\n"
+                             "7.1.168.192.in-addr.arpa PTR lan-host.example.\n";
 
 static test_dns_t s_server;
 
@@ -322,6 +323,8 @@ test_config(void **state)
         {"unknown key", "dns:\n  forwrd: 127.0.0.1\n", "forwrd"},
         {"timeout too long", "dns:\n  timeout: 2m\n", "timeout"},
         {"forward a map", "dns:\n  forward: {a: b}\n", "forward"},
+        {"unblock_zones a map", "dns:\n  unblock_zones: {a: b}\n", "unblock_zones"},
+        {"unblock_zones empty name", "dns:\n  unblock_zones: [\"\"]\n", "unblock_zones"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
@@ -332,6 +335,35 @@ test_config(void **state)
             fail_msg("%s: accepted or wrong message \"%s\"", bad[i].label, err);
         sl_cfg_destroy(&cfg);
     }
+}
+
+/* libunbound answers 168.192.in-addr.arpa. itself (RFC 6303) until the
+ * zone is unblocked; then the question reaches the server. */
+static void
+test_unblock_zones(void **state)
+{
+    (void)state;
+    sl_dns_t *dns = s_resolver(2000);
+    sl_dns_answer_t a;
+    assert_int_equal(sl_dns_query(dns, "7.1.168.192.in-addr.arpa", SL_DNS_PTR, &a),
+                     SL_DNS_NXDOMAIN);
+    sl_dns_answer_clear(&a);
+    sl_dns_destroy(&dns);
+
+    char text[512], err[1024] = "";
+    snprintf(text, sizeof text,
+             "dns:\n  forward: [\"%s\"]\n  unblock_zones: [168.192.in-addr.arpa]\n",
+             s_server.forward);
+    sl_cfg_t *cfg = sl_cfg_parse(text, strlen(text), "t.yaml", err, sizeof err);
+    assert_non_null(cfg);
+    dns = sl_dns_new(cfg, sl_cfg_get(sl_cfg_root(cfg), "dns"), err, sizeof err);
+    if (dns == NULL)
+        fail_msg("sl_dns_new: %s", err);
+    assert_int_equal(sl_dns_query(dns, "7.1.168.192.in-addr.arpa", SL_DNS_PTR, &a), SL_DNS_OK);
+    assert_string_equal(a.rr[0].text, "lan-host.example");
+    sl_dns_answer_clear(&a);
+    sl_dns_destroy(&dns);
+    sl_cfg_destroy(&cfg);
 }
 
 /* --- names and record data, no server --- */
@@ -495,6 +527,7 @@ main(void)
         cmocka_unit_test(test_threads_share_one_resolver),
         cmocka_unit_test(test_packet),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_unblock_zones),
     };
     const struct CMUnitTest local[] = {
         cmocka_unit_test(test_reverse_name),

@@ -13,6 +13,9 @@
 #      record file (or DRAIN_TIMEOUT passes). During the load one extra session
 #      (bench/smtpd_latency.py) sends PROBE messages of the same size back to back and times
 #      end of DATA -> 250 reply: p50/p99 in ms. Probe messages are counted in (c)'s total.
+#  (d) the latency baseline: the same load and the same probe against a bare smtp-sink on a
+#      free port (it answers 250 without storing anything), under load and idle, so that
+#      "added" = sluice's p99 - smtp-sink's p99, measured minutes apart on the same machine.
 # Prints each system's lines on stderr and the table on stdout; the load average before and
 # after. Loopback only: the peers' fixed ports (12525/12526), sluice on a free port chosen at
 # run time. Everything started is stopped by PID (SIGTERM, KILL after 15 s), also on Ctrl-C.
@@ -81,7 +84,7 @@ run_peer() {
     [ "$rc" = 0 ] || log "$1 exited $rc"
 }
 
-declare -A CEIL PFX SL SLA SLP50 SLP99 SLI50 SLI99 SLPN SLCPU SLN
+declare -A CEIL PFX SL SLA SLP50 SLP99 SLI50 SLI99 SLPN SLCPU SLN BP99 BI99
 if [ -z "${SKIP_PEERS:-}" ]; then
     log "(a) ceiling: 01_smtp_ceiling.sh RUNS=$RUNS MSGS=$MSGS SESSIONS=$SESSIONS"
     run_peer 01_smtp_ceiling.sh
@@ -193,8 +196,37 @@ sluice_run() {
                s, r, n, pk, acc, rec, u, left, (t1-t0)/1e9, e, rec/e, c/1e9, probe, idle}' | tee -a "$T/sluice.tsv" >&2
 }
 
+# sink_run SIZE: (d) the same smtp-source load and probe against a bare smtp-sink.
+sink_run() {
+    local size=$1 d=$T/sink-$1 port src_pid probe_pid
+    mkdir -p "$d"
+    port=$(free_port)
+    cg_new sink2; cg_new src
+    bg_in_cg sink2 timeout 900 smtp-sink -u nobody 127.0.0.1:"$port" 1024 > /dev/null 2>&1
+    local sink=$BG_PID
+    wait_port "$port" 10
+    bg_in_cg src timeout "$SEND_TIMEOUT" smtp-source -s "$SESSIONS" -m "$MSGS" -l "$size" \
+        -f sender@example.net -t rcpt@example.com 127.0.0.1:"$port" > "$d/source.out" 2>&1
+    src_pid=$BG_PID
+    sleep 0.3
+    bg_in_cg src $PY "$ROOT/bench/smtpd_latency.py" --port "$port" --count "$PROBE" --size "$size" \
+        --deadline "$SEND_TIMEOUT" > "$d/probe.out" 2> "$d/probe.err"
+    probe_pid=$BG_PID
+    wait "$src_pid" || true
+    wait "$probe_pid" || true
+    $PY "$ROOT/bench/smtpd_latency.py" --port "$port" --count "$IDLE_PROBE" --size "$size" \
+        --deadline 60 > "$d/idle.out" 2>> "$d/probe.err" || true
+    stop_pid "$sink"
+    echo "size=$size sink probe: $(cat "$d/probe.out") idle probe: $(sed -E 's/([a-z0-9_]+)=/idle_\1=/g' "$d/idle.out")" |
+        tee -a "$T/sink.tsv" >&2
+}
+
 start_cpu_monitor smtpd_sluice
 for size in $SIZES; do
+    log "(d) baseline: smtp-sink with the same load and probe, size=$size"
+    sink_run "$size" || log "sink baseline size=$size failed"
+    BP99[$size]=$(grep "^size=$size " "$T/sink.tsv" 2>/dev/null | sed -nE 's/.* p99_ms=([0-9.]+).*/\1/p' | head -1)
+    BI99[$size]=$(grep "^size=$size " "$T/sink.tsv" 2>/dev/null | sed -nE 's/.* idle_p99_ms=([0-9.]+).*/\1/p' | head -1)
     log "(c) sluice: size=$size msgs=$MSGS sessions=$SESSIONS probe=$PROBE runs=$RUNS"
     for run in $(seq 1 "$RUNS"); do
         sluice_run "$size" "$run" || log "sluice run size=$size run=$run failed"
@@ -216,14 +248,18 @@ echo "# bench/smtpd.sh: msgs/s end to end, $MSGS msgs per size per system, $SESS
 echo "# $(machine_facts)"
 echo "# load average before: $LOAD_BEFORE   after: $LOAD_AFTER"
 echo "# other work on the machine (cores busy outside the benchmark): peers (01;02): ${FOREIGN_PEERS:-n/a}  sluice: ${FOREIGN_SLUICE:-n/a}"
-printf '%-7s %10s %10s %10s %9s %9s %9s %9s %12s %9s %8s\n' size ceiling postfix sluice sl/pfx sl/ceil p50_ms p99_ms idle_p50/p99 sl_cpu_s recorded
+minus() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a != "" && b != "") printf "%.2f", a-b; else printf "n/a" }'; }
+printf '%-7s %10s %10s %10s %9s %9s %9s %9s %12s %13s %11s %9s %8s\n' size ceiling postfix sluice sl/pfx sl/ceil p50_ms p99_ms idle_p50/p99 sink_p99/idle added_p99 sl_cpu_s recorded
 for size in $SIZES; do
-    printf '%-7s %10s %10s %10s %9s %9s %9s %9s %12s %9s %8s\n' "$((size / 1024))KB" "${CEIL[$size]:-n/a}" \
+    printf '%-7s %10s %10s %10s %9s %9s %9s %9s %12s %13s %11s %9s %8s\n' "$((size / 1024))KB" "${CEIL[$size]:-n/a}" \
         "${PFX[$size]:-n/a}" "${SL[$size]:-n/a}" "$(ratio "${SL[$size]}" "${PFX[$size]:-}")" \
         "$(ratio "${SL[$size]}" "${CEIL[$size]:-}")" "${SLP50[$size]:-n/a}" "${SLP99[$size]:-n/a}" \
-        "${SLI50[$size]:-n/a}/${SLI99[$size]:-n/a}" "${SLCPU[$size]:-n/a}" "${SLN[$size]:-n/a}"
+        "${SLI50[$size]:-n/a}/${SLI99[$size]:-n/a}" "${BP99[$size]:-n/a}/${BI99[$size]:-n/a}" \
+        "$(minus "${SLP99[$size]:-}" "${BP99[$size]:-}")/$(minus "${SLI99[$size]:-}" "${BI99[$size]:-}")" \
+        "${SLCPU[$size]:-n/a}" "${SLN[$size]:-n/a}"
 done
-echo "# targets: sluice >= postfix (sl/pfx >= 1.00) and p99 end-of-DATA -> 250 < 10 ms"
+echo "# added_p99 = sluice p99 - smtp-sink p99 with the same load and probe (loaded/idle)"
+echo "# targets: sluice >= postfix (sl/pfx >= 1.00) and added p99 end-of-DATA -> 250 < 10 ms"
 for size in $SIZES; do
-    echo "#   $((size / 1024))KB: throughput $(awk -v r="$(ratio "${SL[$size]}" "${PFX[$size]:-}")" 'BEGIN{print (r=="n/a") ? "n/a" : (r+0 >= 1 ? "met" : "NOT met")}'), p99 $(awk -v p="${SLP99[$size]:-}" 'BEGIN{print (p=="" || p=="nan") ? "n/a" : (p+0 < 10 ? "met" : "NOT met")}')"
+    echo "#   $((size / 1024))KB: throughput $(awk -v r="$(ratio "${SL[$size]}" "${PFX[$size]:-}")" 'BEGIN{print (r=="n/a") ? "n/a" : (r+0 >= 1 ? "met" : "NOT met")}'), added p99 loaded $(awk -v p="$(minus "${SLP99[$size]:-}" "${BP99[$size]:-}")" 'BEGIN{print (p=="n/a") ? "n/a" : (p+0 < 10 ? "met" : "NOT met")}'), idle $(awk -v p="$(minus "${SLI99[$size]:-}" "${BI99[$size]:-}")" 'BEGIN{print (p=="n/a") ? "n/a" : (p+0 < 10 ? "met" : "NOT met")}')"
 done

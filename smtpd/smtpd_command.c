@@ -115,7 +115,10 @@ s_rcpt(smtpd_session_t *s, const smtpd_cmd_t *cmd)
                              "too many recipients", cmd->arg.ptr, cmd->arg.len);
         return;
     }
-    switch (smtpd_conf_rcpt_check(c, path.local, path.domain)) {
+    smtpd_rcpt_check_t check = smtpd_conf_rcpt_check(c, path.local, path.domain);
+    if (check == SMTPD_RCPT_RELAY_DENIED && smtpd_conf_outbound(c, s->ip))
+        check = SMTPD_RCPT_OK; /* outbound_networks: Sluice is their smarthost */
+    switch (check) {
     case SMTPD_RCPT_RELAY_DENIED:
         smtpd_session_refuse(s, "RCPT", "550 5.7.1 Relay access denied", "relay access denied",
                              cmd->arg.ptr, cmd->arg.len);

@@ -113,6 +113,24 @@ s_read_domains(smtpd_conf_t *self, sl_cfg_t *cfg, const sl_cfg_node_t *smtpd)
     }
 }
 
+/* s_read_outbound - smtpd.outbound_networks: CIDRs of the organisation's own
+ * senders (its mail server, its clients), for which Sluice is the smarthost. */
+static void
+s_read_outbound(smtpd_conf_t *self, sl_cfg_t *cfg, const sl_cfg_node_t *smtpd)
+{
+    const sl_cfg_node_t *nets = sl_cfg_get_seq(cfg, smtpd, "outbound_networks");
+    size_t n = nets ? sl_cfg_count(nets) : 0;
+    if (n > SL_CIDR_LIST_MAX) {
+        sl_cfg_expected(cfg, nets, "at most %d networks", SL_CIDR_LIST_MAX);
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *text = sl_cfg_scalar(sl_cfg_at(nets, i)), *why = "expected a network";
+        if (text == NULL || sl_cidr_list_add(&self->outbound, text, &why) != 0)
+            sl_cfg_error(cfg, sl_cfg_at(nets, i), "smtpd.outbound_networks[%zu]: %s", i, why);
+    }
+}
+
 size_t
 smtpd_conf_read(smtpd_conf_t *self, sl_cfg_t *cfg, const char *data_dir)
 {
@@ -137,6 +155,7 @@ smtpd_conf_read(smtpd_conf_t *self, sl_cfg_t *cfg, const char *data_dir)
                                              "user",
                                              "relay_domains",
                                              "mailboxes",
+                                             "outbound_networks",
                                              NULL};
     static const char *const spool_keys[] = {
         "dir",           "sync_threads",     "replica", "replica_timeout",   "replica_listen",
@@ -225,6 +244,7 @@ smtpd_conf_read(smtpd_conf_t *self, sl_cfg_t *cfg, const char *data_dir)
     self->graph = sl_xstrdup(sl_cfg_get_str(cfg, smtpd, "graph", "default"));
     self->user = sl_xstrdup(sl_cfg_get_str(cfg, smtpd, "user", "sluice"));
     s_read_domains(self, cfg, smtpd);
+    s_read_outbound(self, cfg, smtpd);
 
     char dflt[4096];
     if (snprintf(dflt, sizeof dflt, "%s/spool", data_dir ? data_dir : ".") >= (int)sizeof dflt)
@@ -289,6 +309,7 @@ smtpd_conf_free(smtpd_conf_t *self)
         free(self->domains[i].domain);
     }
     free(self->domains);
+    sl_cidr_list_clear(&self->outbound);
     free(self->hostname);
     free(self->tls_cert);
     free(self->tls_key);
@@ -301,6 +322,14 @@ smtpd_conf_free(smtpd_conf_t *self)
         free(self->replica_allow[i]);
     free(self->replica_allow);
     memset(self, 0, sizeof *self);
+}
+
+bool
+smtpd_conf_outbound(const smtpd_conf_t *self, const char *ip)
+{
+    sl_ip_t addr;
+    return self->outbound.count > 0 && sl_ip_parse(ip, &addr) == 0 &&
+           sl_cidr_list_contains(&self->outbound, &addr);
 }
 
 smtpd_rcpt_check_t

@@ -10,6 +10,7 @@
 #define SMTPD_CONF_H
 
 #include "sl_cfg.h"
+#include "sl_cidr.h"
 #include "sl_mem.h"
 
 #include <stdbool.h>
@@ -47,6 +48,7 @@ typedef struct {
     char *user;                     /* drop to this user when started as root */
     size_t domain_count;
     smtpd_domain_t *domains; /* relay_domains, with mailboxes when listed */
+    sl_cidr_list_t outbound; /* outbound_networks: may relay anywhere, direction "out" */
     /* spool: */
     char *spool_dir;        /* spool; archive in spool_dir/archive */
     size_t sync_threads;    /* spool writes (fsync) in flight at once */
@@ -75,6 +77,11 @@ void smtpd_conf_free(smtpd_conf_t *self);
 /* smtpd_conf_rcpt_check - may mail for LOCAL@DOMAIN come in? */
 smtpd_rcpt_check_t smtpd_conf_rcpt_check(const smtpd_conf_t *self, sl_slice_t local,
                                          sl_slice_t domain);
+
+/* smtpd_conf_outbound - is client address IP (text, as accepted) in
+ * outbound_networks? Its mail goes out (no relay refusal, direction "out",
+ * no connect or rcpt phase). An unparsable address is not. */
+bool smtpd_conf_outbound(const smtpd_conf_t *self, const char *ip);
 
 /* smtpd_conf_split_hostport - "host:port" / "[v6]:port" -> host (copied into
  * HOST) and PORT; -1 when malformed. */

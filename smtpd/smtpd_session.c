@@ -6,6 +6,8 @@
  * pending, reading pauses and the input waits. Owns the connection's limits
  * slot, its TLS, and the transaction up to the spool commit; after the 250
  * the message belongs to smtpd_queue. Everything from the socket is untrusted.
+ * A client in smtpd.outbound_networks gets direction "out" and no connect or
+ * rcpt phase (smtpd_conf_outbound).
  * Tests: tests/e2e/test_smtpd_*.py (the parsers: tests/unit/test_smtpd_*.c)
  */
 #include "smtpd_session.h"
@@ -227,7 +229,7 @@ smtpd_session_env(smtpd_session_t *s, const char *id)
     if (sl_env_set_str(env, SL_ENV_CLIENT_IP, s->ip, &why) != 0)
         sl_log_warn(smtpd_session_id(s), "envelope client_ip=%s refused: %s", s->ip, why);
     sl_env_set_uint(env, SL_ENV_CLIENT_PORT, (uint64_t)s->port);
-    sl_env_set_direction(env, SL_DIR_IN);
+    sl_env_set_direction(env, smtpd_conf_outbound(&s->srv->cfg, s->ip) ? SL_DIR_OUT : SL_DIR_IN);
     if (s->helo)
         sl_env_set_str(env, SL_ENV_HELO, s->helo, &why);
     if (s->tls) {
@@ -584,6 +586,8 @@ int
 smtpd_session_phase_start(smtpd_session_t *s, int phase, sl_env_t *env)
 {
     const char *name = phase == SMTPD_PH_CONNECT ? "connect" : "rcpt";
+    if (sl_env_direction(env) == SL_DIR_OUT)
+        return 0; /* outbound_networks: DNSBLs and greylisting judge senders from outside */
     uint64_t req = smtpd_server_submit(s->srv, name, env, NULL, 0, 0);
     if (req == 0) {
         sl_log_warn(

@@ -4,10 +4,11 @@
  * Reads the symbol tables stages install (share/sluice/symbols/STAGE.tsv:
  * NAME<TAB>weight<TAB>description, "#" comments) and the score stage's rule
  * set (each rule's score and describe line), then applies the config's
- * overrides: the score stage's weights: (any symbol) and the url stage's
- * scores:. Tables and rules are found beside the binary (BIN/../share/sluice)
- * unless --symbols, --rules or the score stage's rules: option say otherwise.
- * Tests: tests/unit/test_sluice_symbols.c
+ * overrides: the score stage's weights: (any symbol), the url and headers
+ * stages' scores:. A table row named PREFIX* (RBL_*: weight set by config)
+ * describes the symbols a config names with that prefix. Tables and rules are found beside the
+ * binary (BIN/../share/sluice) unless --symbols, --rules or the score stage's rules: option say
+ * otherwise. Tests: tests/unit/test_sluice_symbols.c
  */
 #include "sluice_symbols.h"
 #include "score_rules.h"
@@ -153,6 +154,19 @@ s_stage_options(sl_cfg_t *cfg, const char *name)
     return NULL;
 }
 
+/* s_family - the row PREFIX* whose prefix NAME starts with (RBL_* for
+ * RBL_ZEN), or NULL. */
+static const symbols_row_t *
+s_family(const symbols_t *t, const char *name)
+{
+    for (size_t k = 0; k < t->count; k++) {
+        size_t n = strlen(t->rows[k].name);
+        if (n > 1 && t->rows[k].name[n - 1] == '*' && strncmp(t->rows[k].name, name, n - 1) == 0)
+            return &t->rows[k];
+    }
+    return NULL;
+}
+
 /* s_overrides - weights from MAP (SYMBOL: number) onto the rows; only for
  * stage STAGE when it is not NULL. */
 static void
@@ -175,7 +189,11 @@ s_overrides(symbols_t *t, const sl_cfg_node_t *map, const char *stage)
             }
         }
         if (!found && stage == NULL) {
-            s_add(t, name, "?", "-", "(weight set in config; no description installed)");
+            const symbols_row_t *family = s_family(t, name);
+            if (family)
+                s_add(t, name, family->stage, family->weight, family->describe);
+            else
+                s_add(t, name, "?", "-", "(weight set in config; no description installed)");
             t->rows[t->count - 1].override = true;
             t->rows[t->count - 1].used = v;
         }
@@ -240,6 +258,7 @@ sluice_symbols_main(int argc, char **argv)
     score_rules_destroy(&rules);
     if (cfg) {
         s_overrides(&t, sl_cfg_get(s_stage_options(cfg, "url"), "scores"), "url");
+        s_overrides(&t, sl_cfg_get(s_stage_options(cfg, "headers"), "scores"), "headers");
         s_overrides(&t, sl_cfg_get(score_opts, "weights"), NULL);
     }
 

@@ -7,12 +7,19 @@
  * adds a symbol per rule that matched, then sums the weights of every
  * symbol of every stage in the envelope, its own included, with the
  * `weights:` overrides, and sets the envelope's score. Classification and
- * per-domain thresholds are the action stage's. Options, rule-file format
- * and default rules: stages/score/README.md.
- * Tests: tests/unit/test_score_rules.c, tests/e2e/test_score.py
+ * per-domain thresholds are the action stage's. Sender behaviour
+ * (score_sender.c): correspondents learned from outbound mail and
+ * per-sender reputation add SENDER_* symbols to inbound mail; outbound mail
+ * is not judged by symbols about an outside client (SPF, DMARC policy, RBL,
+ * greylist). Options, rule-file format and default rules:
+ * stages/score/README.md.
+ * Tests: tests/unit/test_score_rules.c, tests/unit/test_score_sender.c,
+ * tests/e2e/test_score.py, tests/e2e/test_score_sender.py
  */
 #include "score_bayes.h"
 #include "score_rules.h"
+#include "score_sender.h"
+#include "score_symbols.h" /* generated from symbols.tsv: SCORE_W_* */
 #include "sl_mem.h"
 #include "sl_mp.h"
 #include "sl_stage.h"
@@ -46,12 +53,22 @@ typedef struct {
     score_bayes_t *bayes;    /* NULL without the bayes: option */
     double autolearn_spam;   /* learn as spam at or above this score (bayes) */
     double autolearn_ham;    /* learn as ham at or below this score */
+    score_sender_t *sender;  /* NULL unless correspondents: or reputation: */
+    bool correspondents;     /* learn from outbound, lower known senders' scores */
+    bool reputation;         /* per-sender history of inbound scores */
+    int64_t window_ms;       /* correspondents older than this are forgotten */
+    double rep_spam;         /* a score at or above counts as spam for reputation */
 } score_stage_t;
 
 /* Bayes symbols: spam probability bands and their default weights. */
 #define SCORE_BAYES_SPAM_P 0.99
 #define SCORE_BAYES_PROBABLE_P 0.90
 #define SCORE_BAYES_HAM_P 0.05
+
+/* Sender behaviour (score_sender.c): defaults of the options. */
+#define SCORE_DAY_MS (86400 * (int64_t)1000)
+#define SCORE_WINDOW_DEFAULT_MS (365 * SCORE_DAY_MS) /* correspondent_window */
+#define SCORE_REP_SPAM_DEFAULT 5.0 /* reputation_spam: the action stage's default tag_score */
 
 static void
 s_fini(void *ctx)
@@ -61,6 +78,7 @@ s_fini(void *ctx)
         return;
     score_rules_destroy(&self->rules);
     score_bayes_close(&self->bayes);
+    score_sender_close(&self->sender);
     free(self->weights);
     free(self);
 }
@@ -93,7 +111,10 @@ s_default_rules(char *out, size_t size)
 static int
 s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char **argv)
 {
-    static const char *const keys[] = {"rules", "weights", "text_max", "bayes", NULL};
+    static const char *const keys[] = {"rules",      "weights",         "text_max",
+                                       "bayes",      "correspondents",  "correspondent_window",
+                                       "reputation", "reputation_spam", "sender_store",
+                                       NULL};
     static const char *const bayes_keys[] = {"store", "autolearn_spam", "autolearn_ham", NULL};
     if (argc > 1) {
         sl_log_error(NULL, "unknown argument %s (options go in the stage's options: map)", argv[1]);
@@ -147,10 +168,28 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
         self->autolearn_spam = sl_cfg_get_double(cfg, bayes, "autolearn_spam", 1e9, -1e6, 1e9);
         self->autolearn_ham = sl_cfg_get_double(cfg, bayes, "autolearn_ham", -1e9, -1e9, 1e6);
     }
+    self->correspondents = sl_cfg_get_bool(cfg, opts, "correspondents", false);
+    self->reputation = sl_cfg_get_bool(cfg, opts, "reputation", false);
+    self->window_ms = sl_cfg_get_duration_ms(cfg, opts, "correspondent_window",
+                                             SCORE_WINDOW_DEFAULT_MS, 1000, 3650 * SCORE_DAY_MS);
+    self->rep_spam = sl_cfg_get_double(cfg, opts, "reputation_spam",
+                                       bayes && self->autolearn_spam < 1e9 ? self->autolearn_spam
+                                                                           : SCORE_REP_SPAM_DEFAULT,
+                                       -1000, 1000);
+    char sender_store[PATH_MAX + 16];
+    snprintf(sender_store, sizeof sender_store, "sqlite:%s/sender.db",
+             sl_cfg_get_str(cfg, sl_cfg_root(cfg), "data_dir", "/var/lib/sluice"));
+    sl_strlcpy(sender_store, sl_cfg_get_str(cfg, opts, "sender_store", sender_store),
+               sizeof sender_store);
     char err[1024] = "";
     bool bad_cfg = sl_cfg_error_count(cfg) > errors;
     if (!bad_cfg && bayes && (self->bayes = score_bayes_open(store, err, sizeof err)) == NULL) {
         sl_log_error(NULL, "score bayes: %s", err);
+        bad_cfg = true;
+    }
+    if (!bad_cfg && (self->correspondents || self->reputation) &&
+        (self->sender = score_sender_open(sender_store, err, sizeof err)) == NULL) {
+        sl_log_error(NULL, "score sender store: %s", err);
         bad_cfg = true;
     }
     if (bad_cfg)
@@ -264,6 +303,92 @@ s_url_field(const sl_env_t *env, char ***uris, size_t *count)
     return ok;
 }
 
+/* s_inbound_only - symbols that judge a sender from outside and say nothing
+ * about mail from our own outbound_networks (direction "out"): SPF and DMARC
+ * check the internal client's address against the domain's public records. */
+static bool
+s_inbound_only(const char *name)
+{
+    static const char *const prefixes[] = {"SPF_", "DMARC_POLICY_", "RBL_", "GREYLIST_"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* s_rcpts - the envelope's recipients as an array (caller frees the array only). */
+static const char **
+s_rcpts(const sl_env_t *env, size_t *n)
+{
+    *n = sl_env_rcpt_count(env);
+    const char **rcpts = sl_xcalloc(*n + 1, sizeof *rcpts);
+    for (size_t i = 0; i < *n; i++)
+        rcpts[i] = sl_env_rcpt(env, i);
+    return rcpts;
+}
+
+/* s_sender_symbols - SENDER_CORRESPONDENT and SENDER_REP_* for inbound mail;
+ * returns the weight they added, so that what is learned excludes it. */
+static double
+s_sender_symbols(const score_stage_t *self, const sl_env_t *env, s_scan_t *scan)
+{
+    if (self->sender == NULL || sl_env_direction(env) != SL_DIR_IN)
+        return 0.0;
+    const char *from = sl_env_mail_from(env);
+    size_t before = sl_verdict_symbol_count(scan->verdict), n, hits = 0;
+    char info[SL_ENV_STR_MAX];
+    const char **rcpts = s_rcpts(env, &n);
+    int64_t since = (int64_t)(sl_now_ms() / 1000) - self->window_ms / 1000;
+    /* One score serves every recipient (the action stage compares it with each
+     * recipient's thresholds), so the bonus needs every recipient to know FROM. */
+    if (self->correspondents &&
+        score_sender_correspondents(self->sender, from, rcpts, n, since, &hits, info,
+                                    sizeof info) == 0 &&
+        n > 0 && hits == n)
+        s_hit("SENDER_CORRESPONDENT", SCORE_W_SENDER_CORRESPONDENT, info, scan);
+    free(rcpts);
+    score_rep_t rep;
+    if (self->reputation &&
+        score_sender_reputation(self->sender, from, score_sender_authenticated(env), &rep, info,
+                                sizeof info) == 0) {
+        if (rep == SENDER_REP_GOOD)
+            s_hit("SENDER_REP_GOOD", SCORE_W_SENDER_REP_GOOD, info, scan);
+        else if (rep == SENDER_REP_BAD)
+            s_hit("SENDER_REP_BAD", SCORE_W_SENDER_REP_BAD, info, scan);
+    }
+    double added = 0.0;
+    for (size_t i = before; i < sl_verdict_symbol_count(scan->verdict); i++) {
+        const char *sym, *sinfo;
+        double score;
+        sl_verdict_symbol_at(scan->verdict, i, &sym, &score, &sinfo);
+        added += score;
+    }
+    return added;
+}
+
+/* s_sender_learn - outbound: who wrote to whom (not from mail scored as spam);
+ * inbound: the sender's history, with SCORE (its own symbols left out). */
+static void
+s_sender_learn(const score_stage_t *self, const sl_msg_t *msg, double score)
+{
+    const sl_env_t *env = sl_msg_env(msg);
+    if (self->sender == NULL || sl_env_verdict(env, "replay") != NULL)
+        return; /* `sluice replay --dry-run` marks its envelopes: it must change nothing */
+    int rc = 0;
+    if (sl_env_direction(env) == SL_DIR_OUT && self->correspondents && score < self->rep_spam) {
+        size_t n;
+        const char **rcpts = s_rcpts(env, &n);
+        rc = score_sender_note_out(self->sender, sl_env_mail_from(env), rcpts, n,
+                                   (int64_t)(sl_now_ms() / 1000));
+        free(rcpts);
+    } else if (sl_env_direction(env) == SL_DIR_IN && self->reputation) {
+        rc = score_sender_note_in(self->sender, sl_env_mail_from(env), score,
+                                  score >= self->rep_spam);
+    }
+    if (rc != 0)
+        sl_log_warn(sl_msg_id(msg), "score sender store: update failed");
+}
+
 static int
 s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
 {
@@ -333,17 +458,20 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
         char info[32];
         snprintf(info, sizeof info, "p=%.4f", p);
         if (p >= SCORE_BAYES_SPAM_P)
-            s_hit("BAYES_SPAM", 5.0, info, &scan);
+            s_hit("BAYES_SPAM", SCORE_W_BAYES_SPAM, info, &scan);
         else if (p >= SCORE_BAYES_PROBABLE_P)
-            s_hit("BAYES_PROBABLE_SPAM", 2.5, info, &scan);
+            s_hit("BAYES_PROBABLE_SPAM", SCORE_W_BAYES_PROBABLE_SPAM, info, &scan);
         else if (p <= SCORE_BAYES_HAM_P)
-            s_hit("BAYES_HAM", -3.0, info, &scan);
+            s_hit("BAYES_HAM", SCORE_W_BAYES_HAM, info, &scan);
         sl_verdict_field_double(verdict, "bayes_p", p);
     }
 
+    double sender_weight = s_sender_symbols(self, env, &scan);
+
     /* The SpamScore: every stage's symbols, weights overridden, ours included. */
     double total = 0.0;
-    size_t counted = 0;
+    size_t counted = 0, ignored = 0;
+    bool out = sl_env_direction(env) == SL_DIR_OUT;
     for (size_t v = 0; v < sl_env_verdict_count(env); v++) {
         const sl_verdict_t *other = sl_env_verdict_at(env, v);
         if (strcmp(sl_verdict_stage(other), "score") == 0)
@@ -351,7 +479,10 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
         const char *sym, *info;
         double score;
         for (size_t i = 0; sl_verdict_symbol_at(other, i, &sym, &score, &info) == 0; i++, counted++)
-            total += s_weight(self, sym, score);
+            if (out && s_inbound_only(sym))
+                ignored++;
+            else
+                total += s_weight(self, sym, score);
     }
     size_t own = sl_verdict_symbol_count(verdict);
     for (size_t i = 0; i < own; i++) {
@@ -365,11 +496,14 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
     sl_verdict_field_int(verdict, "symbols_counted", (int64_t)(counted + own));
     if (limited > 0)
         sl_verdict_field_int(verdict, "match_limit_hits", (int64_t)limited);
+    if (ignored > 0)
+        sl_verdict_field_int(verdict, "outbound_ignored", (int64_t)ignored);
     if (self->bayes != NULL && (total >= self->autolearn_spam || total <= self->autolearn_ham)) {
         bool spam = total >= self->autolearn_spam;
         if (score_bayes_learn(self->bayes, body.ptr, body.len, spam) == 0)
             sl_verdict_field_str(verdict, "autolearn", spam ? "spam" : "ham");
     }
+    s_sender_learn(self, msg, total - sender_weight);
     sl_log_info(sl_msg_id(msg), "score score=%.2f rules_hit=%zu symbols=%zu limited=%zu", total,
                 own, counted + own, limited);
 

@@ -16,6 +16,8 @@
 #include "sl_mp.h"
 #include "sl_stage.h"
 #include "url_extract.h"
+#include "url_redirect.h"
+#include "url_symbols.h" /* generated from symbols.tsv: URL_SYMBOLS(X) */
 
 #include <libpsl.h>
 #include <stdio.h>
@@ -62,18 +64,16 @@ typedef struct {
     size_t shortener_count;
     url_brand_t brands[32];
     size_t brand_count;
+    url_redirect_t redirectors; /* click trackers: URL_REDIRECTOR, not URL_PHISHING */
 } url_stage_t;
 
-/* Symbols and default scores; `scores:` in the options overrides them. */
+/* Symbols and default scores (from symbols.tsv, the one place they are
+ * written); `scores:` in the options overrides them. */
+#define S_SCORE_ROW(name, weight) {name, weight},
 static struct {
     const char *name;
     double score;
-} s_scores[] = {
-    {"URL_PHISHING", 5.0},       {"URL_HOMOGRAPH", 4.0},   {"URL_SHORTENER", 0.5},
-    {"URL_NUMERIC_IP", 1.5},     {"URL_OBFUSCATED", 2.0},  {"URL_USERINFO", 2.0},
-    {"URL_BRAND_MISMATCH", 4.0}, {"URL_BLOCKLISTED", 8.0}, {"URL_TOO_MANY", 0.5},
-    {"URL_FORM_ACTION", 0.5},
-};
+} s_scores[] = {URL_SYMBOLS(S_SCORE_ROW)};
 
 static const char *const s_default_shorteners[] = {
     "bit.ly",  "tinyurl.com", "goo.gl",  "t.co",        "ow.ly",   "is.gd",
@@ -192,6 +192,25 @@ s_read_brands(sl_cfg_t *cfg, const sl_cfg_node_t *opts, url_stage_t *self)
     }
 }
 
+/* s_read_redirectors - the shipped list, or the file `redirectors:` names,
+ * then `redirectors_add:`. */
+static void
+s_read_redirectors(sl_cfg_t *cfg, const sl_cfg_node_t *opts, url_stage_t *self)
+{
+    const char *path = sl_cfg_get_str(cfg, opts, "redirectors", "");
+    char err[512];
+    if (path[0] == '\0')
+        url_redirect_defaults(&self->redirectors);
+    else if (url_redirect_load(&self->redirectors, path, err, sizeof err) != 0)
+        sl_cfg_expected(cfg, sl_cfg_get(opts, "redirectors"), "a readable list (%s)", err);
+    const sl_cfg_node_t *add = sl_cfg_get_seq(cfg, opts, "redirectors_add");
+    for (size_t i = 0; add && i < sl_cfg_count(add); i++) {
+        const char *name = sl_cfg_scalar(sl_cfg_at(add, i)), *why = "expected a domain name";
+        if (name == NULL || url_redirect_add(&self->redirectors, name, &why) != 0)
+            sl_cfg_expected(cfg, sl_cfg_at(add, i), "%s", why);
+    }
+}
+
 static void
 s_fini(void *ctx)
 {
@@ -205,6 +224,7 @@ s_fini(void *ctx)
     for (size_t i = 0; i < self->brand_count; i++)
         for (size_t k = 0; k < self->brands[i].domain_count; k++)
             free(self->brands[i].domains[k]);
+    url_redirect_clear(&self->redirectors);
     sl_dns_destroy(&self->dns);
     if (self->psl)
         psl_free(self->psl);
@@ -214,8 +234,9 @@ s_fini(void *ctx)
 static int
 s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char **argv)
 {
-    static const char *const keys[] = {"psl_file",   "max_urls", "timeout", "lists", "block",
-                                       "shorteners", "brands",   "scores",  NULL};
+    static const char *const keys[] = {"psl_file",    "max_urls",        "timeout", "lists",
+                                       "block",       "shorteners",      "brands",  "scores",
+                                       "redirectors", "redirectors_add", NULL};
     if (argc > 1) {
         sl_log_error(NULL, "unknown argument %s (options go in the stage's options: map)", argv[1]);
         return -1;
@@ -250,6 +271,7 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
         for (size_t i = 0; s_default_shorteners[i]; i++)
             self->shorteners[self->shortener_count++] = sl_xstrdup(s_default_shorteners[i]);
     s_read_brands(cfg, opts, self);
+    s_read_redirectors(cfg, opts, self);
     const sl_cfg_node_t *scores = sl_cfg_get_map(cfg, opts, "scores");
     for (size_t i = 0; scores && i < sl_cfg_count(scores); i++) {
         const char *name = sl_cfg_key_at(scores, i);
@@ -283,9 +305,10 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
         s_fini(self);
         return -1;
     }
-    sl_log_info(NULL, "url lists=%zu block=%zu shorteners=%zu brands=%zu max_urls=%zu",
+    sl_log_info(NULL,
+                "url lists=%zu block=%zu shorteners=%zu brands=%zu redirectors=%zu max_urls=%zu",
                 self->list_count, self->block_count, self->shortener_count, self->brand_count,
-                self->max_urls);
+                self->redirectors.count, self->max_urls);
     *ctx = self;
     return 0;
 }
@@ -309,16 +332,6 @@ s_domain(const url_stage_t *self, const char *host)
         return host;
     const char *d = psl_registrable_domain(self->psl, host);
     return d ? d : host;
-}
-
-/* s_same_label - whether registered domains A and B differ only in their
- * public suffix (example.com, example.co.za): one owner's sites, as rspamd's
- * phishing check also holds. */
-static bool
-s_same_label(const char *a, const char *b)
-{
-    size_t la = strcspn(a, "."), lb = strcspn(b, ".");
-    return la == lb && la > 0 && memcmp(a, b, la) == 0;
 }
 
 /* s_from - lower-cased From: header of the raw message BODY into OUT ("" if none). */
@@ -522,7 +535,7 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
     s_from_domain(from, from_domain, sizeof from_domain);
     const url_brand_t *brand = s_claimed_brand(self, from, from_domain);
 
-    bool phish = false, shortener = false, brand_hit = false, block = false;
+    bool phish = false, redirector = false, shortener = false, brand_hit = false, block = false;
     bool flag_done[sizeof s_flag_symbols / sizeof s_flag_symbols[0]] = {false};
     char info[SL_ENV_STR_MAX];
     for (size_t i = 0; i < urls.count; i++) {
@@ -532,13 +545,14 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
         if (u->text_host[0] != '\0') {
             char shown[URL_HOST_MAX + 1];
             sl_strlcpy(shown, s_domain(self, u->text_host), sizeof shown);
-            const char *query = strchr(u->url, '?');
-            /* A redirector naming the shown site in its query is not a lie. */
-            if (strcmp(shown, domain) != 0 && !s_same_label(shown, domain) &&
-                (query == NULL || strstr(query, shown) == NULL)) {
+            url_link_t link = url_link_check(&self->redirectors, shown, u->host, domain, u->url);
+            if (link != URL_LINK_OK) {
                 snprintf(info, sizeof info, "text shows %s, link goes to %s", u->text_host,
                          u->host);
-                s_once(verdict, &phish, "URL_PHISHING", info);
+                if (link == URL_LINK_REDIRECTOR)
+                    s_once(verdict, &redirector, "URL_REDIRECTOR", info);
+                else
+                    s_once(verdict, &phish, "URL_PHISHING", info);
             }
         }
         for (size_t k = 0; k < sizeof s_flag_symbols / sizeof s_flag_symbols[0]; k++)

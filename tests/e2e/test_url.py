@@ -46,6 +46,7 @@ stages:
       brands:
         - {name: paypal, domains: [paypal.com]}
       scores: {URL_SHORTENER: 0.7}
+      redirectors_add: [track.partner.example]
       lists:
         - {zone: dbl.example, name: dbl, weight: 6}
         - {zone: ipbl.example, name: ipbl, type: ip, weight: 3}
@@ -154,6 +155,29 @@ class Url(unittest.TestCase):
             with self.subTest(label):
                 url = self.scan(data, label)
                 self.assertEqual(url["symbols"], {}, "%s: %s" % (label, url))
+
+    def test_click_trackers_are_not_phishing(self):
+        """Newsletters: text shows the shop, href goes through the mailer's tracker."""
+        cases = [
+            ("mailchimp", '<a href="https://shop.us1.list-manage.com/track/click?u=1&id=2">'
+                          'www.shop.example</a>', "shop.us1.list-manage.com"),
+            ("sendgrid", '<a href="https://u1.ct.sendgrid.net/ls/click?upn=abc">'
+                         'https://news.example/today</a>', "u1.ct.sendgrid.net"),
+            ("redirectors_add", '<a href="https://track.partner.example/c/1">'
+                                'https://www.shop.example/</a>', "track.partner.example"),
+        ]
+        for label, html, host in cases:
+            with self.subTest(label):
+                url = self.scan(eml(html, "text/html"), label)
+                self.assertNotIn("URL_PHISHING", url["symbols"], "%s: %s" % (label, url))
+                self.assertIn("URL_REDIRECTOR", url["symbols"], "%s: %s" % (label, url))
+                self.assertAlmostEqual(url["symbols"]["URL_REDIRECTOR"]["score"], 0.1)
+                self.assertIn(host, url["symbols"]["URL_REDIRECTOR"]["info"])
+        # A look-alike host name on someone else's domain is still phishing.
+        url = self.scan(eml('<a href="http://click.evil.example/">www.mybank.example</a>',
+                            "text/html"), "look-alike tracker")
+        self.assertIn("URL_PHISHING", url["symbols"], url)
+        self.assertNotIn("URL_REDIRECTOR", url["symbols"], url)
 
     def test_url_limit(self):
         body = " ".join("http://h%d.example/" % i for i in range(60))

@@ -27,6 +27,7 @@ static const char s_good[] = "smtpd:\n"
                              "  relay_domains: [Example.COM, example.org]\n"
                              "  mailboxes:\n"
                              "    example.org: [alice, Bob]\n"
+                             "  outbound_networks: [10.1.0.0/16, \"2001:db8::/32\"]\n"
                              "spool:\n"
                              "  archive: yes\n"
                              "  archive_retention: 2d\n";
@@ -65,6 +66,18 @@ test_read(void **state)
     assert_int_equal(
         smtpd_conf_rcpt_check(&c, (sl_slice_t){S("x")}, (sl_slice_t){S("sub.example.com")}),
         SMTPD_RCPT_RELAY_DENIED);
+
+    static const struct {
+        const char *ip;
+        bool outbound;
+    } clients[] = {
+        {"10.1.2.3", true},           {"10.2.0.1", false},       {"2001:db8::25", true},
+        {"::ffff:10.1.0.9", true},    {"2001:db9::1", false},    {"not-an-ip", false},
+        {"", false},                  {"10.1.2.3 ", false},
+    };
+    for (size_t i = 0; i < sizeof clients / sizeof clients[0]; i++)
+        if (smtpd_conf_outbound(&c, clients[i].ip) != clients[i].outbound)
+            fail_msg("outbound_networks: client \"%s\"", clients[i].ip);
     smtpd_conf_free(&c);
     sl_cfg_destroy(&cfg);
 }
@@ -86,6 +99,9 @@ static const struct {
     {"bad replica_listen", "spool:\n  replica_listen: 127.0.0.1\n"},
     {"replica_allow not a list", "spool:\n  replica_allow: 127.0.0.1\n"},
     {"takeover too short", "spool:\n  replica_takeover: 1ms\n"},
+    {"outbound host bits set", "smtpd:\n  outbound_networks: [10.1.2.3/16]\n"},
+    {"outbound not a network", "smtpd:\n  outbound_networks: [intranet]\n"},
+    {"outbound not a list", "smtpd:\n  outbound_networks: 10.0.0.0/8\n"},
 };
 
 static void

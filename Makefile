@@ -46,6 +46,7 @@ fuzz: deps
 	  $$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
 
 bench: build
+	bash scripts/deps.sh --bench
 	bash bench/run_all.sh
 
 clean:

@@ -9,6 +9,8 @@ messages in flight. Prints messages/s and, for the SpamScore and for the
 Bayes probability alone, spam recall at the threshold where at most 0.5% of
 ham is above it; --roc FILE writes the ROC points (TSV: fpr, tpr, threshold).
 Everything it starts is stopped by PID; the temporary folder is removed.
+bench/bench_accuracy.py imports the split, Sluice and metric helpers from here
+to put SpamAssassin and rspamd beside Sluice on the same halves.
 """
 import argparse
 import os
@@ -81,57 +83,72 @@ def recall_at(ham, spam, max_fpr=0.005):
 
 
 def roc(ham, spam):
-    points = []
-    for t in sorted(set(ham + spam), reverse=True):
-        points.append((sum(1 for h in ham if h >= t) / len(ham),
-                       sum(1 for s in spam if s >= t) / len(spam), t))
+    """[(fpr, tpr, threshold)]: the shares of ham and spam scoring >= each distinct score."""
+    scored = sorted([(s, 0) for s in ham] + [(s, 1) for s in spam], reverse=True)
+    points, n_ham, n_spam, i = [], 0, 0, 0
+    while i < len(scored):
+        t = scored[i][0]
+        while i < len(scored) and scored[i][0] == t:
+            n_spam += scored[i][1]
+            n_ham += 1 - scored[i][1]
+            i += 1
+        points.append((n_ham / len(ham), n_spam / len(spam), t))
     return points
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--window", type=int, default=16)
-    ap.add_argument("--roc", help="write ROC points (TSV) here")
-    ap.add_argument("--show-fp", type=int, default=0, help="print the N top-scoring ham")
-    args = ap.parse_args()
-    corpus = os.path.join(CORPUS, "spamassassin-public-corpus")
-    if not os.path.isdir(corpus):
-        print("bench_score: corpus not found at %s (set SLUICE_CORPUS)" % corpus, file=sys.stderr)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="sluice-bench-score-")
-    gw = None
-    try:
-        msgs = unpack(corpus, os.path.join(tmp, "corpus"))
-        rng = random.Random(args.seed)
-        train, test = {"ham": [], "spam": []}, []
-        for label in ("ham", "spam"):
-            files = sorted(p for p, lab in msgs.items() if lab == label)
-            rng.shuffle(files)
-            half = len(files) // 2
-            train[label] = files[:half]
-            test += [(p, label) for p in files[half:]]
-        db = os.path.join(tmp, "bayes.db")
-        t0 = time.monotonic()
-        for label in ("spam", "ham"):
-            files = train[label]
-            for i in range(0, len(files), 400):
-                subprocess.run([os.path.join(BIN, "sluice"), "learn", "--store", "sqlite:" + db,
-                                "--" + label] + files[i:i + 400], check=True,
-                               stdout=subprocess.DEVNULL)
-        learn_s = time.monotonic() - t0
-        print("trained: %d spam, %d ham in %.1fs (%.0f messages/s)" % (
-            len(train["spam"]), len(train["ham"]), learn_s,
-            (len(train["spam"]) + len(train["ham"])) / learn_s))
+def split(msgs, seed, cap=None):
+    """(train {label: [path]}, test [(path, label)]): each class shuffled with SEED
+    (ham first, then spam), cut to CAP messages when given, then halved."""
+    rng = random.Random(seed)
+    train, test = {"ham": [], "spam": []}, []
+    for label in ("ham", "spam"):
+        files = sorted(p for p, lab in msgs.items() if lab == label)
+        rng.shuffle(files)
+        if cap:
+            files = files[:cap]
+        half = len(files) // 2
+        train[label] = files[:half]
+        test += [(p, label) for p in files[half:]]
+    return train, test
 
-        rules = os.path.join(SOURCE, "stages", "score", "rules")
-        gw = Gateway(CONFIG % {"rules": rules, "db": db}, name="bench-score")
+
+def auc(ham, spam):
+    """Area under the ROC curve: P(spam score > ham score), ties counted half."""
+    order = sorted([(s, 0) for s in ham] + [(s, 1) for s in spam])
+    rank_sum, i = 0.0, 0
+    while i < len(order):  # average ranks over runs of equal scores
+        j = i
+        while j < len(order) and order[j][0] == order[i][0]:
+            j += 1
+        rank_sum += sum(lab for _, lab in order[i:j]) * (i + j + 1) / 2.0
+        i = j
+    return (rank_sum - len(spam) * (len(spam) + 1) / 2.0) / (len(ham) * len(spam))
+
+
+def sluice_learn(train, db, timeout=600):
+    """Train Bayes in sqlite DB with `sluice learn` on TRAIN; returns seconds."""
+    t0 = time.monotonic()
+    for label in ("spam", "ham"):
+        files = train[label]
+        for i in range(0, len(files), 400):
+            subprocess.run([os.path.join(BIN, "sluice"), "learn", "--store", "sqlite:" + db,
+                            "--" + label] + files[i:i + 400], check=True,
+                           stdout=subprocess.DEVNULL, timeout=timeout)
+    return time.monotonic() - t0
+
+
+def sluice_scan(test, db, window=16):
+    """Run TEST through [mime, url, score] with Bayes in DB; returns ({index:
+    (SpamScore, bayes_p, symbols)}, seconds)."""
+    rules = os.path.join(SOURCE, "stages", "score", "rules")
+    gw = Gateway(CONFIG % {"rules": rules, "db": db}, name="bench-score")
+    try:
         gw.start({"mime": 1, "url": 1, "score": 1}, timeout=60)
         client = Client(gw.front)
         pending, results, nxt = {}, {}, 0
         t0 = time.monotonic()
         while nxt < len(test) or pending:
-            while nxt < len(test) and len(pending) < args.window:
+            while nxt < len(test) and len(pending) < window:
                 path, label = test[nxt]
                 with open(path, "rb") as f:
                     body = f.read()
@@ -151,6 +168,31 @@ def main():
             results[i] = (env.get("score", 0.0), fields.get("bayes_p", 0.5), syms)
         scan_s = time.monotonic() - t0
         client.close()
+        return results, scan_s
+    finally:
+        gw.cleanup()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--window", type=int, default=16)
+    ap.add_argument("--roc", help="write ROC points (TSV) here")
+    ap.add_argument("--show-fp", type=int, default=0, help="print the N top-scoring ham")
+    args = ap.parse_args()
+    corpus = os.path.join(CORPUS, "spamassassin-public-corpus")
+    if not os.path.isdir(corpus):
+        print("bench_score: corpus not found at %s (set SLUICE_CORPUS)" % corpus, file=sys.stderr)
+        return 77
+    tmp = tempfile.mkdtemp(prefix="sluice-bench-score-")
+    try:
+        train, test = split(unpack(corpus, os.path.join(tmp, "corpus")), args.seed)
+        db = os.path.join(tmp, "bayes.db")
+        learn_s = sluice_learn(train, db)
+        print("trained: %d spam, %d ham in %.1fs (%.0f messages/s)" % (
+            len(train["spam"]), len(train["ham"]), learn_s,
+            (len(train["spam"]) + len(train["ham"])) / learn_s))
+        results, scan_s = sluice_scan(test, db, args.window)
         print("scanned: %d messages through [mime, url, score] in %.1fs: %.1f messages/s "
               "(window %d, capacity 2 each)" % (len(test), scan_s, len(test) / scan_s,
                                                  args.window))
@@ -171,8 +213,6 @@ def main():
                         f.write("%.5f\t%.5f\t%.6g\n" % (fpr, tpr, th))
         return 0
     finally:
-        if gw:
-            gw.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -18,11 +18,14 @@ PKGS=(
   dns-root-data swaks openssl
   procps iproute2
 )
-EXTRA_FILE="$(dirname "$0")/deps.extra"
-if [ -f "$EXTRA_FILE" ]; then
-  # one package a line; '#' comments; added by components as they need more
-  while read -r p; do p=${p%%#*}; p=${p//[[:space:]]/}; [ -n "$p" ] && PKGS+=("$p"); done < "$EXTRA_FILE"
-fi
+# one package a line; '#' comments: deps.extra (added by components as they
+# need more), and with --bench also deps.bench (peers the benchmarks compare with)
+EXTRA_FILES=("$(dirname "$0")/deps.extra")
+[ "${1:-}" = "--bench" ] && EXTRA_FILES+=("$(dirname "$0")/deps.bench")
+for f in "${EXTRA_FILES[@]}"; do
+  [ -f "$f" ] || continue
+  while read -r p; do p=${p%%#*}; p=${p//[[:space:]]/}; [ -n "$p" ] && PKGS+=("$p"); done < "$f"
+done
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -18,7 +18,10 @@
 # Knobs (environment, defaults in brackets): SLUICE_BUILD [build], BENCH_ROUNDS [3],
 #   BENCH_SECONDS [8, cap per run], BENCH_SMALL_COUNT [10000], BENCH_SMALL_LAT_COUNT [1000],
 #   BENCH_LARGE_COUNT [500], BENCH_LARGE_LAT_COUNT [300], BENCH_SMALL_WINDOW [64],
-#   BENCH_LARGE_WINDOW [8], BENCH_GRAPHS ["1-env 9-env 1-body 9-body"].
+#   BENCH_LARGE_WINDOW [8], BENCH_GRAPHS ["1-env 9-env 1-body 9-body"],
+#   BENCH_PERF [0; 1 = also count syscalls and context switches per message with
+#   `perf stat` on the broker and on all stage workers over BENCH_PERF_COUNT [2000]
+#   window-1 5 KB messages, and on one raw round trip: counts barely move with load].
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +40,12 @@ LARGE_LAT_COUNT=${BENCH_LARGE_LAT_COUNT:-300}
 SMALL_WINDOW=${BENCH_SMALL_WINDOW:-64}
 LARGE_WINDOW=${BENCH_LARGE_WINDOW:-8}
 GRAPHS=${BENCH_GRAPHS:-"1-env 9-env 1-body 9-body"}
+PERF=${BENCH_PERF:-0}
+PERF_COUNT=${BENCH_PERF_COUNT:-2000}
+if [ "$PERF" = 1 ] && ! perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
+    echo "pipeline.sh: BENCH_PERF=1 but perf cannot count raw_syscalls here; skipping counts" >&2
+    PERF=0
+fi
 
 for b in sluice sluice-broker sluice-stage-example sluice-bench-pipeline sluice-bench-zmq-rtt; do
     if [ ! -x "$BIN/$b" ]; then
@@ -155,6 +164,35 @@ s_start() {
 }
 
 declare -A R # results: R[graph:size:window] = result line (the median round)
+declare -A P # perf counts: P[graph] = "sys_broker cs_broker sys_stages cs_stages" per message
+
+# s_perf_read FILE - "syscalls context-switches" per message from a perf stat -x, file.
+s_perf_read() {
+    awk -F, -v n="$PERF_COUNT" '$3 ~ /sys_enter/ { s = $1 } $3 ~ /context-switches/ { c = $1 }
+        END { printf "%.1f %.1f", s / n, c / n }' "$1"
+}
+
+# s_perf GRAPH FRONT - perf stat on the broker and on every stage worker (children of
+# `sluice start`) while PERF_COUNT window-1 5 KB messages go through.
+s_perf() {
+    local g=$1 front=$2 bp sp p1 p2
+    bp=$(pgrep -P "$GATEWAY_PID" -f sluice-broker | head -1)
+    sp=$(pgrep -P "$GATEWAY_PID" -f sluice-stage- | paste -sd,)
+    if [ -z "$bp" ] || [ -z "$sp" ]; then
+        echo "pipeline.sh: broker or stage pids not found; no counts for $g" >&2
+        return 0
+    fi
+    perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$bp" -o "$DIR/perf.broker" &
+    p1=$!
+    perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$sp" -o "$DIR/perf.stages" &
+    p2=$!
+    sleep 0.5
+    "$BIN/sluice-bench-pipeline" --endpoint "$front" --size $SMALL --count "$PERF_COUNT" \
+        --window 1 > /dev/null 2>&1
+    kill -INT "$p1" "$p2" 2>/dev/null
+    wait "$p1" "$p2" 2>/dev/null
+    P[$g]="$(s_perf_read "$DIR/perf.broker") $(s_perf_read "$DIR/perf.stages")"
+}
 
 # s_median KEY LINES... - the line whose KEY is the median (the middle of an odd count).
 s_median() {
@@ -199,6 +237,7 @@ s_graph() {
     s_pair "$g" $SMALL "$SMALL_WINDOW" "$SMALL_COUNT" 200 "$front"
     s_pair "$g" $LARGE 1 "$LARGE_LAT_COUNT" 10 "$front"
     s_pair "$g" $LARGE "$LARGE_WINDOW" "$LARGE_COUNT" 10 "$front"
+    [ "$PERF" = 1 ] && s_perf "$g" "$front"
     s_stop_pid "$GATEWAY_PID"
     GATEWAY_PID=""
 }
@@ -266,6 +305,23 @@ if [[ " $GRAPHS " == *" 1-env "* && " $GRAPHS " == *" 9-env "* ]]; then
     if [[ " $GRAPHS " == *" 9-body "* ]]; then
         d_body=$(calc "$(f "${R[9-body:1M:1]}" p50_us) - $(f "${R[9-body:5K:1]}" p50_us)" 0)
         echo "  1M - 5K through 9 --needs body stages:  ${d_body} us (the body crossed 10 sockets: $(calc "$d_body / $d_raw" 1) x raw)."
+    fi
+fi
+if [ "$PERF" = 1 ]; then
+    perf stat -x, -e raw_syscalls:sys_enter,context-switches -o "$DIR/perf.raw" \
+        "$BIN/sluice-bench-zmq-rtt" --endpoint "ipc://$DIR/rtt.sock" --hop --count "$PERF_COUNT" \
+        > /dev/null 2>&1
+    echo
+    echo "Per message, 5 KB at window 1, $PERF_COUNT messages (perf stat; cs = context switches):"
+    printf '%-7s %12s %10s %12s %10s\n' graph broker_sys broker_cs stages_sys stages_cs
+    for g in $GRAPHS; do
+        [ -n "${P[$g]:-}" ] && printf '%-7s %12s %10s %12s %10s\n' "$g" ${P[$g]}
+    done
+    echo "  raw round trip (sluice-bench-zmq-rtt --hop, client and server): $(s_perf_read "$DIR/perf.raw" |
+        awk '{ print $1 " syscalls, " $2 " cs" }')"
+    if [ -n "${P[1-env]:-}" ] && [ -n "${P[9-env]:-}" ]; then
+        echo "  each added envelope-only stage: $(echo "${P[1-env]} ${P[9-env]}" | awk '{
+            printf "%.1f syscalls, %.1f cs", ($5 + $7 - $1 - $3) / 8, ($6 + $8 - $2 - $4) / 8 }')"
     fi
 fi
 echo

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <msgpack.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,16 +27,37 @@ s_on_signal(int sig)
     s_stop = 1;
 }
 
-void
-broker_send_result(broker_t *b, const broker_ident_t *client, const void *req, size_t req_len,
-                   const char *status, const void *last, size_t last_len)
+/* s_result_head - identity SLC1 RESULT req status, each with ZMQ_SNDMORE. */
+static int
+s_result_head(broker_t *b, const broker_ident_t *client, const void *req, size_t req_len,
+              const char *status)
 {
     void *s = b->frontend;
+    b->front_sent = true;
     if (sl_wire_send_mem(s, client->bytes, client->len, ZMQ_SNDMORE) != 0 ||
         sl_wire_send_str(s, SL_WIRE_CLIENT, ZMQ_SNDMORE) != 0 ||
         sl_wire_send_str(s, "RESULT", ZMQ_SNDMORE) != 0 ||
         sl_wire_send_mem(s, req, req_len, ZMQ_SNDMORE) != 0 ||
-        sl_wire_send_str(s, status, ZMQ_SNDMORE) != 0 || sl_wire_send_mem(s, last, last_len, 0) != 0)
+        sl_wire_send_str(s, status, ZMQ_SNDMORE) != 0)
+        return -1;
+    return 0;
+}
+
+void
+broker_send_result(broker_t *b, const broker_ident_t *client, const void *req, size_t req_len,
+                   const char *status, const void *last, size_t last_len)
+{
+    if (s_result_head(b, client, req, req_len, status) != 0 ||
+        sl_wire_send_mem(b->frontend, last, last_len, 0) != 0)
+        sl_log_warn(NULL, "result lost status=%s error=\"%s\"", status, zmq_strerror(errno));
+}
+
+void
+broker_send_result_frame(broker_t *b, const broker_ident_t *client, const void *req,
+                         size_t req_len, const char *status, zmq_msg_t *last)
+{
+    if (s_result_head(b, client, req, req_len, status) != 0 ||
+        sl_wire_send_share(b->frontend, last, 0) != 0)
         sl_log_warn(NULL, "result lost status=%s error=\"%s\"", status, zmq_strerror(errno));
 }
 
@@ -126,7 +148,7 @@ s_submit(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
     } else {
         zmq_msg_init(&m->body);
     }
-    m->started_at = sl_mono_ms();
+    m->started_at = b->now;
     broker_msg_start(b, m);
 }
 
@@ -181,6 +203,7 @@ s_status(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
     sl_wire_send_str(s, "STATUS", ZMQ_SNDMORE);
     sl_wire_send_mem(s, req.ptr, req.len, ZMQ_SNDMORE);
     sl_wire_send_mem(s, sb.data, sb.size, 0);
+    b->front_sent = true;
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -195,12 +218,13 @@ s_ident(const sl_frames_t *fr, broker_ident_t *id)
     return 0;
 }
 
-static void
+/* s_frontend - handles what submitters sent; true when the socket said EAGAIN. */
+static bool
 s_frontend(broker_t *b)
 {
     for (int n = 0; n < 1000; n++) {
         if (sl_frames_recv(b->frontend, &b->frames, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
-            return;
+            return true;
         broker_ident_t client;
         /* frames: identity, version, command, ... (shifted by one for the identity) */
         if (s_ident(&b->frames, &client) != 0 || b->frames.truncated ||
@@ -221,15 +245,18 @@ s_frontend(broker_t *b)
         else
             sl_log_warn(NULL, "client message ignored reason=\"unknown command\"");
         sl_frames_close(&b->frames);
+        broker_dispatch(b); /* the new job leaves now, not after another poll */
     }
+    return false;
 }
 
-static void
+/* s_backend - handles what workers sent; true when the socket said EAGAIN. */
+static bool
 s_backend(broker_t *b)
 {
     for (int n = 0; n < 1000; n++) {
         if (sl_frames_recv(b->backend, &b->frames, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
-            return;
+            return true;
         broker_ident_t id;
         if (s_ident(&b->frames, &id) != 0 || b->frames.truncated ||
             !sl_frames_is(&b->frames, 1, SL_WIRE_WORKER) || b->frames.count < 3) {
@@ -256,6 +283,7 @@ s_backend(broker_t *b)
                 sl_wire_send_str(b->backend, SL_WIRE_WORKER, ZMQ_SNDMORE);
                 sl_wire_send_str(b->backend, "BYE", ZMQ_SNDMORE);
                 sl_wire_send_str(b->backend, "unknown worker", 0);
+                b->back_sent = true;
             }
         } else if (sl_frames_is(&b->frames, 1, "BYE")) {
             broker_worker_t *w = broker_worker_seen(b, &id);
@@ -267,7 +295,11 @@ s_backend(broker_t *b)
                 broker_worker_remove(b, w, true, "unknown command");
         }
         sl_frames_close(&b->frames);
+        /* A DONE freed credit and maybe started the next step: dispatch before
+         * the next receive, so the JOB leaves in this turn. */
+        broker_dispatch(b);
     }
+    return false;
 }
 
 static void *
@@ -299,31 +331,51 @@ s_run(broker_t *b)
         return 1;
     sl_log_info(NULL, "broker ready frontend=%s backend=%s stages=%zu", b->conf->broker.frontend,
                 b->conf->broker.backend, b->stage_count);
-    uint64_t next_tick = 0;
+    /* The loop waits on both sockets' ZMQ_FD with one poll() and drains a
+     * socket with ZMQ_DONTWAIT until EAGAIN before it waits again; a socket
+     * sent on after its EAGAIN is drained once more first (sl_wire.h). */
+    struct pollfd fds[2] = {{.fd = sl_wire_fd(b->frontend), .events = POLLIN},
+                            {.fd = sl_wire_fd(b->backend), .events = POLLIN}};
+    int tick_ms = b->conf->broker.heartbeat_ms / 4;
+    if (tick_ms < 10)
+        tick_ms = 10;
+    if (tick_ms > 100)
+        tick_ms = 100;
+    bool front_ready = true, back_ready = true;
+    b->now = sl_wire_clock_ms();
+    uint64_t next_tick = b->now;
     while (!s_stop) {
-        zmq_pollitem_t items[] = {{b->frontend, 0, ZMQ_POLLIN, 0}, {b->backend, 0, ZMQ_POLLIN, 0}};
-        int tick_ms = b->conf->broker.heartbeat_ms / 4;
-        if (tick_ms < 10)
-            tick_ms = 10;
-        if (tick_ms > 100)
-            tick_ms = 100;
-        int rc = zmq_poll(items, 2, tick_ms);
-        if (rc < 0 && errno != EINTR) {
-            sl_log_error(NULL, "poll failed error=\"%s\"", zmq_strerror(errno));
-            break;
+        if (!front_ready && !back_ready) {
+            uint64_t wait = next_tick > b->now ? next_tick - b->now : 0;
+            int rc = poll(fds, 2, (int) wait);
+            if (rc < 0 && errno != EINTR) {
+                sl_log_error(NULL, "poll failed error=\"%s\"", strerror(errno));
+                break;
+            }
+            front_ready = rc > 0 && (fds[0].revents & POLLIN);
+            back_ready = rc > 0 && (fds[1].revents & POLLIN);
         }
-        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
-            s_backend(b);
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
-            s_frontend(b);
-        uint64_t now = sl_mono_ms();
-        if (now >= next_tick) {
-            broker_worker_tick(b, now);
-            broker_msg_sweep(b, now);
-            broker_metrics_render(b, now);
-            next_tick = now + (uint64_t) tick_ms;
+        b->now = sl_wire_clock_ms();
+        if (back_ready) {
+            back_ready = !s_backend(b);
+            b->back_sent = false; /* its sends came before the EAGAIN */
         }
-        broker_dispatch(b);
+        if (front_ready || b->front_sent) {
+            b->front_sent = false;
+            front_ready = !s_frontend(b);
+            b->front_sent = false;
+        }
+        if (b->now >= next_tick) {
+            broker_worker_tick(b, b->now);
+            broker_msg_sweep(b, b->now);
+            broker_metrics_render(b, b->now);
+            broker_dispatch(b);
+            next_tick = b->now + (uint64_t) tick_ms;
+        }
+        /* Sent on a socket after it said EAGAIN: its fd may not wake us. */
+        front_ready = front_ready || b->front_sent;
+        back_ready = back_ready || b->back_sent;
+        b->front_sent = b->back_sent = false;
     }
     sl_log_info(NULL, "broker stopping messages=%zu", b->msg_count);
     return 0;

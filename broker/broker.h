@@ -57,8 +57,9 @@ struct broker_msg {
     size_t pending;          /* jobs of the current step not answered yet */
     bool tempfail;           /* a stage with on_error: tempfail failed */
     sl_env_t *env;           /* envelope with the verdicts so far */
-    void *env_enc;           /* cached encoding of env (NULL when stale) */
-    size_t env_enc_len;      /* its length */
+    zmq_msg_t env_frame;     /* cached encoding of env, shared by every JOB and
+                              * the RESULT without copies; valid while env_fresh */
+    bool env_fresh;          /* env_frame holds the current encoding */
     zmq_msg_t body;          /* raw message, shared with workers without copies */
     bool has_body;           /* body frame was present */
     zmq_msg_t *parts;        /* decoded part frames, in envelope parts order */
@@ -109,6 +110,9 @@ struct broker {
     sl_frames_t frames;      /* receive buffer */
     uint64_t by_class[BROKER_CLASSES]; /* finished content phases by classification */
     broker_metrics_t *metrics; /* /metrics server, NULL when off */
+    uint64_t now;            /* sl_wire_clock_ms, read once per loop turn */
+    bool front_sent;         /* sent on frontend since it last said EAGAIN */
+    bool back_sent;          /* sent on backend since it last said EAGAIN */
 };
 
 /* broker_msg.c */
@@ -125,11 +129,15 @@ void broker_msg_fail(broker_t *b, broker_job_t *job, const char *why);
 void broker_free_all(broker_t *b);
 /* broker_msg_sweep - whole-message timeouts and no-worker queue timeouts. */
 void broker_msg_sweep(broker_t *b, uint64_t now);
-/* broker_msg_encoded - the envelope's current encoding (cached). */
-sl_slice_t broker_msg_encoded(broker_msg_t *m);
+/* broker_msg_encoded - the envelope's current encoding as a frame (cached;
+ * send it with sl_wire_send_share). */
+zmq_msg_t *broker_msg_encoded(broker_msg_t *m);
 /* broker_send_result - RESULT to the submitter; frees nothing. */
 void broker_send_result(broker_t *b, const broker_ident_t *client, const void *req, size_t req_len,
                         const char *status, const void *last, size_t last_len);
+/* broker_send_result_frame - the same with the last frame shared from LAST. */
+void broker_send_result_frame(broker_t *b, const broker_ident_t *client, const void *req,
+                              size_t req_len, const char *status, zmq_msg_t *last);
 
 /* broker_worker.c */
 void broker_worker_ready(broker_t *b, const broker_ident_t *id, sl_frames_t *fr);

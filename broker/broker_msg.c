@@ -31,7 +31,8 @@ s_msg_free(broker_t *b, broker_msg_t *m)
         m->next->prev = m->prev;
     b->msg_count--;
     sl_env_destroy(&m->env);
-    free(m->env_enc);
+    if (m->env_fresh)
+        zmq_msg_close(&m->env_frame);
     zmq_msg_close(&m->body);
     for (size_t i = 0; i < m->part_count; i++)
         zmq_msg_close(&m->parts[i]);
@@ -39,12 +40,24 @@ s_msg_free(broker_t *b, broker_msg_t *m)
     free(m);
 }
 
-sl_slice_t
+static void
+s_free_enc(void *data, void *hint)
+{
+    (void) hint;
+    free(data);
+}
+
+zmq_msg_t *
 broker_msg_encoded(broker_msg_t *m)
 {
-    if (m->env_enc == NULL)
-        m->env_enc = sl_env_encode(m->env, &m->env_enc_len);
-    return (sl_slice_t){m->env_enc, m->env_enc_len};
+    if (!m->env_fresh) {
+        size_t len = 0;
+        void *enc = sl_env_encode(m->env, &len);
+        if (zmq_msg_init_data(&m->env_frame, enc, len, s_free_enc, NULL) != 0)
+            sl_panic("out of memory for an envelope frame");
+        m->env_fresh = true;
+    }
+    return &m->env_frame;
 }
 
 static void
@@ -58,12 +71,12 @@ s_finish(broker_t *b, broker_msg_t *m)
             k++;
         b->by_class[k]++;
     }
-    sl_slice_t enc = broker_msg_encoded(m);
-    uint64_t ms = sl_mono_ms() - m->started_at;
+    zmq_msg_t *enc = broker_msg_encoded(m);
+    uint64_t ms = b->now - m->started_at;
     sl_log_debug(sl_env_id(m->env), "result status=%s phase=%s verdicts=%zu ms=%llu", status,
                  sl_conf_phase_name(m->phase), sl_env_verdict_count(m->env),
                  (unsigned long long) ms);
-    broker_send_result(b, &m->client, m->req, m->req_len, status, enc.ptr, enc.len);
+    broker_send_result_frame(b, &m->client, m->req, m->req_len, status, enc);
     s_msg_free(b, m);
 }
 
@@ -86,7 +99,7 @@ s_step_start(broker_t *b, broker_msg_t *m)
         }
         const sl_conf_step_t *st = &m->graph->steps[m->phase][m->step];
         m->pending = st->count;
-        uint64_t now = sl_mono_ms();
+        uint64_t now = b->now;
         for (size_t k = 0; k < st->count; k++) {
             broker_job_t *job = sl_xcalloc(1, sizeof *job);
             job->id = ++b->next_job_id;
@@ -131,8 +144,9 @@ s_add_verdict(broker_msg_t *m, sl_verdict_t **vp)
     const char *why = NULL;
     if (sl_env_set_verdict(m->env, vp, &why) != 0)
         sl_log_warn(sl_env_id(m->env), "verdict dropped reason=\"%s\"", why ? why : "?");
-    free(m->env_enc);
-    m->env_enc = NULL;
+    if (m->env_fresh)
+        zmq_msg_close(&m->env_frame); /* JOBs still queued keep their share */
+    m->env_fresh = false;
 }
 
 /* s_count - adds the stage's declared counter fields (non-negative integers) to its sums. */

@@ -27,7 +27,7 @@ broker_worker_seen(broker_t *b, const broker_ident_t *id)
 {
     for (broker_worker_t *w = b->workers; w; w = w->next) {
         if (s_ident_eq(&w->ident, id)) {
-            w->last_seen = sl_mono_ms();
+            w->last_seen = b->now;
             return w;
         }
     }
@@ -40,7 +40,8 @@ s_send_header(broker_t *b, broker_worker_t *w, const char *command, int more)
     sl_wire_send_mem(b->backend, w->ident.bytes, w->ident.len, ZMQ_SNDMORE);
     sl_wire_send_str(b->backend, SL_WIRE_WORKER, ZMQ_SNDMORE);
     sl_wire_send_str(b->backend, command, more);
-    w->last_sent = sl_mono_ms();
+    w->last_sent = b->now;
+    b->back_sent = true;
 }
 
 static void
@@ -118,7 +119,7 @@ broker_worker_ready(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
     w->needs = needs;
     s_copy_text(w->version, sizeof w->version, sl_frames_at(fr, 5));
     s_copy_text(w->label, sizeof w->label, sl_frames_at(fr, 6));
-    w->last_seen = w->last_sent = sl_mono_ms();
+    w->last_seen = w->last_sent = b->now;
     w->next = b->workers;
     b->workers = w;
     b->stages[si].workers++;
@@ -269,12 +270,12 @@ s_send_job(broker_t *b, broker_worker_t *w, broker_job_t *job)
     bool body = (w->needs & SL_NEED_BODY) && m->has_body;
     bool parts = (w->needs & SL_NEED_PARTS) && m->part_count > 0;
     const char *needs = body && parts ? "body,parts" : body ? "body" : parts ? "parts" : "envelope";
-    sl_slice_t env = broker_msg_encoded(m);
+    zmq_msg_t *env = broker_msg_encoded(m);
     s_send_header(b, w, "JOB", ZMQ_SNDMORE);
     sl_wire_send_str(b->backend, hex, ZMQ_SNDMORE);
     sl_wire_send_str(b->backend, sl_conf_phase_name(m->phase), ZMQ_SNDMORE);
     sl_wire_send_str(b->backend, needs, ZMQ_SNDMORE);
-    sl_wire_send_mem(b->backend, env.ptr, env.len, (body || parts) ? ZMQ_SNDMORE : 0);
+    sl_wire_send_share(b->backend, env, (body || parts) ? ZMQ_SNDMORE : 0);
     if (body)
         sl_wire_send_share(b->backend, &m->body, parts ? ZMQ_SNDMORE : 0);
     for (size_t i = 0; parts && i < m->part_count; i++)
@@ -300,7 +301,7 @@ broker_dispatch(broker_t *b)
             w->held_count++;
             job->worker = w;
             job->attempts++;
-            job->dispatched_at = sl_mono_ms();
+            job->dispatched_at = b->now;
             st->in_flight++;
             s_send_job(b, w, job);
         }
@@ -338,7 +339,7 @@ broker_worker_remove(broker_t *b, broker_worker_t *w, bool died, const char *why
         } else {
             sl_log_info(sl_env_id(job->msg->env), "re-dispatch stage=%s reason=\"%s\"",
                         st->conf->name, why);
-            job->queued_at = sl_mono_ms();
+            job->queued_at = b->now;
             broker_enqueue(b, job, true);
         }
     }

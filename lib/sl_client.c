@@ -18,6 +18,7 @@
 struct sl_client {
     void *zctx;          /* own context: a client is self-contained */
     void *sock;          /* DEALER */
+    int fd;              /* its ZMQ_FD: sl_client_recv waits on it with one poll() */
     uint64_t next_req;   /* request ids, from 1 */
     sl_frames_t frames;  /* receive buffer */
 };
@@ -40,6 +41,7 @@ sl_client_new(const char *endpoint)
         sl_client_destroy(&self);
         return NULL;
     }
+    self->fd = sl_wire_fd(self->sock);
     self->next_req = 1;
     return self;
 }
@@ -112,17 +114,25 @@ int
 sl_client_recv(sl_client_t *self, int timeout_ms, sl_result_t *out)
 {
     memset(out, 0, sizeof *out);
+    uint64_t deadline = timeout_ms > 0 ? sl_wire_clock_ms() + (uint64_t) timeout_ms : 0;
     for (;;) {
-        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, timeout_ms);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
-            return 0;
+        /* Receive first: an answer already here costs no poll. EAGAIN also
+         * re-arms the edge-triggered ZMQ_FD (sl_wire.h) before we wait on it. */
         if (sl_frames_recv(self->sock, &self->frames, 8, ZMQ_DONTWAIT) != 0) {
-            if (errno == EAGAIN)
-                continue;
-            return -1;
+            if (errno != EAGAIN)
+                return -1;
+            int wait = timeout_ms < 0 ? -1 : 0;
+            if (timeout_ms > 0) {
+                uint64_t now = sl_wire_clock_ms();
+                if (now >= deadline)
+                    return 0;
+                wait = (int) (deadline - now);
+            }
+            if (wait == 0)
+                return 0;
+            if (sl_wire_wait(self->fd, wait) < 0)
+                return -1;
+            continue;
         }
         sl_frames_t *fr = &self->frames;
         /* SLC1 RESULT req status last */

@@ -1,10 +1,19 @@
 /*
  * lib/sl_stage.c - the stage runtime: socket, heartbeats, credit, scan threads, signals.
  *
- * The main thread owns the DEALER socket to the broker and never scans; each
- * of CAPACITY scan threads owns one inproc PAIR socket and runs the stage's
- * scan function. Frames move between them without copies (inproc passes
- * zmq_msg_t buffers by reference), so a 1 MB body is received once.
+ * Capacity 1 (the common case): the main thread owns the DEALER socket to
+ * the broker and scans each job itself, inline, as it receives it: no thread
+ * hand-off on the path. A small heartbeat thread keeps the broker's liveness
+ * honest during a long scan: while the main thread is inside the scan
+ * function it has released the socket (a mutex; ZeroMQ allows a socket to
+ * move between threads across a full memory barrier), and the heartbeat
+ * thread sends HB when nothing was sent for one interval.
+ * Capacity > 1: the main thread never scans; each of CAPACITY scan threads
+ * owns one inproc PAIR socket and runs the stage's scan function. Frames move
+ * between them without copies (inproc passes zmq_msg_t buffers by
+ * reference), so a 1 MB body is received once.
+ * Both loops wait on the DEALER's ZMQ_FD with one poll() and drain it with
+ * ZMQ_DONTWAIT (see sl_wire.h), reading the coarse clock once per turn.
  * Protocol: broker/README.md. Tests: tests/e2e/test_pipeline.py
  */
 #include "sl_stage.h"
@@ -17,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SL_STAGE_CAPACITY_MAX 256
@@ -94,16 +104,21 @@ sl_msg_phase(const sl_msg_t *msg)
     return msg->phase;
 }
 
-/* s_scan_one - FR: job phase needs env [body] [parts...]; answers on PAIR. */
+/* s_scan_one - FR from frame BASE on: job phase needs env [body] [parts...].
+ * Answers on SOCK: "job verdict [parts...]", with "SLW1 DONE" first when DONE
+ * is set (inline: SOCK is the DEALER). LOCK, when set, is released around the
+ * scan function so that the heartbeat thread may use the socket meanwhile. */
 static void
-s_scan_one(s_runtime_t *rt, void *pair, sl_frames_t *fr)
+s_scan_one(s_runtime_t *rt, void *sock, sl_frames_t *fr, size_t base, bool done,
+           pthread_mutex_t *lock)
 {
     char phase[16] = "";
-    sl_slice_t ps = sl_frames_at(fr, 1), ns = sl_frames_at(fr, 2), es = sl_frames_at(fr, 3);
+    sl_slice_t ps = sl_frames_at(fr, base + 1), ns = sl_frames_at(fr, base + 2),
+               es = sl_frames_at(fr, base + 3);
     if (ps.len < sizeof phase)
         memcpy(phase, ps.ptr, ps.len);
     bool body = ns.len >= 4 && memcmp(ns.ptr, "body", 4) == 0;
-    size_t first_part = body ? 5 : 4;
+    size_t first_part = base + (body ? 5 : 4);
     sl_msg_t msg = {.phase = phase};
     sl_verdict_t *v = sl_verdict_new(rt->name);
     const char *why = NULL;
@@ -116,14 +131,19 @@ s_scan_one(s_runtime_t *rt, void *pair, sl_frames_t *fr)
     } else {
         msg.id = sl_env_id(msg.env);
         if (body)
-            msg.body = sl_frames_at(fr, 4);
+            msg.body = sl_frames_at(fr, base + 4);
         if (fr->count > first_part) {
             msg.part_count = fr->count - first_part;
             msg.parts = sl_xcalloc(msg.part_count, sizeof *msg.parts);
             for (size_t i = 0; i < msg.part_count; i++)
                 msg.parts[i] = sl_frames_at(fr, first_part + i);
         }
-        if (rt->def->scan(&msg, v, rt->ctx) != 0 && sl_verdict_error(v)[0] == '\0')
+        if (lock)
+            pthread_mutex_unlock(lock);
+        int rc = rt->def->scan(&msg, v, rt->ctx);
+        if (lock)
+            pthread_mutex_lock(lock);
+        if (rc != 0 && sl_verdict_error(v)[0] == '\0')
             sl_verdict_set_error(v, "stage failed");
     }
     sl_verdict_set_ms(v, (double) (sl_mono_us() - t0) / 1000.0);
@@ -133,13 +153,17 @@ s_scan_one(s_runtime_t *rt, void *pair, sl_frames_t *fr)
     size_t vlen = 0;
     void *venc = sl_verdict_encode(v, &vlen);
     size_t nparts = sl_verdict_part_count(v);
-    sl_slice_t job = sl_frames_at(fr, 0);
-    sl_wire_send_mem(pair, job.ptr, job.len, ZMQ_SNDMORE);
-    sl_wire_send_owned(pair, venc, vlen, nparts ? ZMQ_SNDMORE : 0);
+    sl_slice_t job = sl_frames_at(fr, base);
+    if (done) {
+        sl_wire_send_str(sock, SL_WIRE_WORKER, ZMQ_SNDMORE);
+        sl_wire_send_str(sock, "DONE", ZMQ_SNDMORE);
+    }
+    sl_wire_send_mem(sock, job.ptr, job.len, ZMQ_SNDMORE);
+    sl_wire_send_owned(sock, venc, vlen, nparts ? ZMQ_SNDMORE : 0);
     for (size_t i = 0; i < nparts; i++) {
         size_t len = 0;
         void *data = sl_verdict_take_part_data(v, i, &len);
-        sl_wire_send_owned(pair, data, len, i + 1 < nparts ? ZMQ_SNDMORE : 0);
+        sl_wire_send_owned(sock, data, len, i + 1 < nparts ? ZMQ_SNDMORE : 0);
     }
     sl_verdict_destroy(&v);
     free(msg.parts);
@@ -161,7 +185,7 @@ s_scanner_main(void *arg)
         }
         if (fr.count == 1 && sl_frames_is(&fr, 0, "STOP"))
             break;
-        s_scan_one(sc->rt, pair, &fr);
+        s_scan_one(sc->rt, pair, &fr, 0, false, NULL);
         sl_frames_close(&fr);
     }
     sl_frames_free(&fr);
@@ -179,10 +203,19 @@ typedef struct {
     unsigned capacity;
     const char *needs;
     void *sock;
-    uint64_t last_recv, last_sent;
+    int fd;                 /* its ZMQ_FD, -1 while disconnected */
+    uint64_t last_recv, last_sent; /* sl_wire_clock_ms */
     uint64_t reconnect_at;  /* 0 = connected */
     uint64_t backoff_ms;
     sl_frames_t frames;
+    /* Inline mode (capacity 1): the main thread holds LOCK except while it
+     * runs the scan function; the heartbeat thread takes it (trylock) to
+     * send HB during a long scan. */
+    pthread_mutex_t lock;
+    pthread_t hb_thread;
+    pthread_mutex_t hb_lock; /* guards hb_quit, with hb_cond */
+    pthread_cond_t hb_cond;
+    bool hb_quit;
 } s_link_t;
 
 static void
@@ -190,7 +223,7 @@ s_send_cmd(s_link_t *l, const char *command, int more)
 {
     sl_wire_send_str(l->sock, SL_WIRE_WORKER, ZMQ_SNDMORE);
     sl_wire_send_str(l->sock, command, more);
-    l->last_sent = sl_mono_ms();
+    l->last_sent = sl_wire_clock_ms();
 }
 
 static void
@@ -219,7 +252,8 @@ s_connect(s_link_t *l)
     if (zmq_connect(l->sock, l->endpoint) != 0)
         sl_log_error(NULL, "connect failed endpoint=%s error=\"%s\"", l->endpoint,
                      zmq_strerror(errno));
-    l->last_recv = sl_mono_ms();
+    l->fd = sl_wire_fd(l->sock);
+    l->last_recv = sl_wire_clock_ms();
     l->reconnect_at = 0;
     s_ready(l);
 }
@@ -229,10 +263,153 @@ s_disconnect(s_link_t *l, uint64_t now)
 {
     zmq_close(l->sock);
     l->sock = NULL;
+    l->fd = -1;
     l->reconnect_at = now + l->backoff_ms;
     sl_log_warn(NULL, "broker silent; reconnecting in %llums", (unsigned long long) l->backoff_ms);
     l->backoff_ms = l->backoff_ms * 2 > 30000 ? 30000 : l->backoff_ms * 2;
 }
+
+/* s_heard - a message from the broker arrived: FR is well framed (true), or
+ * it is logged and ignored (false). */
+static bool
+s_heard(s_link_t *l, const sl_frames_t *fr)
+{
+    l->last_recv = sl_wire_clock_ms();
+    l->backoff_ms = 250;
+    if (fr->truncated || !sl_frames_is(fr, 0, SL_WIRE_WORKER) || fr->count < 2) {
+        sl_log_warn(NULL, "broker message ignored reason=\"bad framing\"");
+        return false;
+    }
+    return true;
+}
+
+/* s_bye - the broker said BYE: register again, or stop for an unknown stage. */
+static void
+s_bye(s_link_t *l, const sl_frames_t *fr)
+{
+    sl_slice_t why = sl_frames_at(fr, 2);
+    char shown[64];
+    sl_log_warn(NULL, "broker said BYE reason=\"%s\"",
+                sl_log_str(why.ptr, why.len, shown, sizeof shown));
+    if (sl_wire_slice_eq(why, "unknown stage"))
+        s_stop = 2;
+    else
+        s_ready(l); /* the broker restarted and does not know us: register again */
+}
+
+/* s_wait_ms - how long the loop may sleep before a heartbeat is due or the
+ * broker counts as silent. */
+static int
+s_wait_ms(const s_link_t *l, uint64_t now)
+{
+    uint64_t hb = (uint64_t) l->heartbeat_ms;
+    uint64_t to_send = now - l->last_sent >= hb ? 0 : hb - (now - l->last_sent);
+    uint64_t to_dead = now - l->last_recv > 3 * hb ? 0 : 3 * hb - (now - l->last_recv) + 1;
+    uint64_t wait = to_send < to_dead ? to_send : to_dead;
+    return wait < 1 ? 1 : wait > 1000 ? 1000 : (int) wait;
+}
+
+/* --- capacity 1: scan inline on the main thread --- */
+
+static void *
+s_heartbeat_main(void *arg)
+{
+    s_link_t *l = arg;
+    long tick_ms = l->heartbeat_ms / 4 > 0 ? l->heartbeat_ms / 4 : 1;
+    pthread_mutex_lock(&l->hb_lock);
+    while (!l->hb_quit) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += tick_ms / 1000;
+        ts.tv_nsec += (tick_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&l->hb_cond, &l->hb_lock, &ts);
+        if (l->hb_quit)
+            break;
+        /* Free only while the main thread is inside the scan function. */
+        if (pthread_mutex_trylock(&l->lock) == 0) {
+            if (l->sock && sl_wire_clock_ms() - l->last_sent >= (uint64_t) l->heartbeat_ms)
+                s_send_cmd(l, "HB", 0);
+            pthread_mutex_unlock(&l->lock);
+        }
+    }
+    pthread_mutex_unlock(&l->hb_lock);
+    return NULL;
+}
+
+/* s_drain_inline - every message the broker sent, a JOB scanned and answered
+ * at once; true when the socket said EAGAIN (its fd is armed again). */
+static bool
+s_drain_inline(s_link_t *l)
+{
+    for (int k = 0; k < 1000 && !s_stop; k++) {
+        sl_frames_t *fr = &l->frames;
+        if (sl_frames_recv(l->sock, fr, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
+            return true;
+        if (s_heard(l, fr)) {
+            if (sl_frames_is(fr, 1, "JOB") && fr->count >= 6) {
+                s_scan_one(l->rt, l->sock, fr, 2, true, &l->lock);
+                l->last_sent = sl_wire_clock_ms();
+            } else if (sl_frames_is(fr, 1, "BYE")) {
+                s_bye(l, fr);
+            }
+        }
+        sl_frames_close(fr);
+    }
+    return false;
+}
+
+static int
+s_loop_inline(s_link_t *l)
+{
+    pthread_mutex_lock(&l->lock);
+    s_connect(l);
+    bool drained = false;
+    while (!s_stop) {
+        uint64_t now = sl_wire_clock_ms();
+        if (l->sock == NULL) {
+            if (now >= l->reconnect_at) {
+                s_connect(l);
+                drained = false;
+            } else {
+                uint64_t wait = l->reconnect_at - now;
+                sl_wire_wait(-1, wait > 1000 ? 1000 : (int) wait);
+            }
+            continue;
+        }
+        if (!drained) {
+            drained = s_drain_inline(l);
+            continue;
+        }
+        if (now - l->last_recv > 3 * (uint64_t) l->heartbeat_ms) {
+            s_disconnect(l, now);
+            continue;
+        }
+        if (now - l->last_sent >= (uint64_t) l->heartbeat_ms) {
+            s_send_cmd(l, "HB", 0);
+            drained = false; /* the send may have taken a wake-up: look again */
+            continue;
+        }
+        int rc = sl_wire_wait(l->fd, s_wait_ms(l, now));
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc > 0)
+            drained = false;
+    }
+    if (l->sock) {
+        s_send_cmd(l, "BYE", 0);
+        zmq_close(l->sock);
+        l->sock = NULL;
+    }
+    pthread_mutex_unlock(&l->lock);
+    sl_frames_free(&l->frames);
+    return s_stop == 2 ? 1 : 0;
+}
+
+/* --- capacity > 1: scan threads behind inproc PAIR sockets --- */
 
 /* Local jobs waiting for a free scan thread (only after a reconnect race). */
 typedef struct {
@@ -267,14 +444,12 @@ s_give(s_scanner_t *sc, size_t n, sl_frames_t *fr)
 static void
 s_on_broker(s_link_t *l, s_scanner_t *sc, size_t n, s_backlog_t *bl)
 {
-    for (int k = 0; k < 1000; k++) {
+    for (int k = 0; k < 1000 && !s_stop; k++) {
         sl_frames_t *fr = &l->frames;
         if (sl_frames_recv(l->sock, fr, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
             return;
-        l->last_recv = sl_mono_ms();
-        l->backoff_ms = 250;
-        if (fr->truncated || !sl_frames_is(fr, 0, SL_WIRE_WORKER) || fr->count < 2) {
-            sl_log_warn(NULL, "broker message ignored reason=\"bad framing\"");
+        if (!s_heard(l, fr)) {
+            /* ignored */
         } else if (sl_frames_is(fr, 1, "JOB") && fr->count >= 6) {
             if (!s_give(sc, n, fr)) {
                 if (bl->count == SL_STAGE_BACKLOG_MAX) {
@@ -289,15 +464,7 @@ s_on_broker(s_link_t *l, s_scanner_t *sc, size_t n, s_backlog_t *bl)
                 }
             }
         } else if (sl_frames_is(fr, 1, "BYE")) {
-            sl_slice_t why = sl_frames_at(fr, 2);
-            char shown[64];
-            sl_log_warn(NULL, "broker said BYE reason=\"%s\"",
-                        sl_log_str(why.ptr, why.len, shown, sizeof shown));
-            if (sl_wire_slice_eq(why, "unknown stage")) {
-                s_stop = 2;
-                return;
-            }
-            s_ready(l); /* the broker restarted and does not know us: register again */
+            s_bye(l, fr);
         }
         sl_frames_close(fr);
     }
@@ -329,11 +496,13 @@ s_loop(s_link_t *l, s_scanner_t *sc, size_t n)
 {
     s_backlog_t bl = {.jobs = sl_xcalloc(SL_STAGE_BACKLOG_MAX, sizeof(sl_frames_t))};
     zmq_pollitem_t *items = sl_xcalloc(n + 1, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        items[i] = (zmq_pollitem_t){sc[i].pair, 0, ZMQ_POLLIN, 0};
     sl_frames_t fr = {0};
     uint64_t stop_deadline = 0;
     s_connect(l);
     for (;;) {
-        uint64_t now = sl_mono_ms();
+        uint64_t now = sl_wire_clock_ms();
         size_t busy = 0;
         for (size_t i = 0; i < n; i++)
             busy += sc[i].busy;
@@ -343,18 +512,16 @@ s_loop(s_link_t *l, s_scanner_t *sc, size_t n)
             break;
         if (l->sock == NULL && now >= l->reconnect_at)
             s_connect(l);
-        for (size_t i = 0; i < n; i++)
-            items[i] = (zmq_pollitem_t){sc[i].pair, 0, ZMQ_POLLIN, 0};
         items[n] = (zmq_pollitem_t){l->sock, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(items, l->sock ? (int) n + 1 : (int) n, 100);
+        int rc = zmq_poll(items, l->sock ? (int) n + 1 : (int) n, l->sock ? s_wait_ms(l, now) : 100);
         if (rc < 0 && errno != EINTR)
             break;
         for (size_t i = 0; rc > 0 && i < n; i++)
             if (items[i].revents & ZMQ_POLLIN)
                 s_on_scanner(l, &sc[i], &bl, &fr);
-        if (rc > 0 && l->sock && (items[n].revents & ZMQ_POLLIN) && !s_stop)
+        if (rc > 0 && l->sock && (items[n].revents & ZMQ_POLLIN))
             s_on_broker(l, sc, n, &bl);
-        now = sl_mono_ms();
+        now = sl_wire_clock_ms();
         if (l->sock && now - l->last_recv > 3 * (uint64_t) l->heartbeat_ms)
             s_disconnect(l, now);
         else if (l->sock && now - l->last_sent >= (uint64_t) l->heartbeat_ms)
@@ -461,6 +628,7 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
                                      : conf ? conf->broker.heartbeat_ms : 1000,
                      .capacity = (unsigned) capacity,
                      .needs = needs,
+                     .fd = -1,
                      .backoff_ms = 250};
 
     if (def->init && def->init(&rt.ctx, conf ? conf->cfg : NULL, conf ? s_section(conf, name) : NULL,
@@ -483,29 +651,51 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     size_t n = (size_t) capacity;
-    s_scanner_t *sc = sl_xcalloc(n, sizeof *sc);
-    for (size_t i = 0; i < n; i++) {
-        sc[i].rt = &rt;
-        snprintf(sc[i].endpoint, sizeof sc[i].endpoint, "inproc://sl-scan-%zu", i);
-        sc[i].pair = zmq_socket(rt.zctx, ZMQ_PAIR);
-        zmq_bind(sc[i].pair, sc[i].endpoint);
-        pthread_create(&sc[i].thread, NULL, s_scanner_main, &sc[i]);
+    int rc;
+    if (n == 1) {
+        pthread_mutex_init(&link.lock, NULL);
+        pthread_mutex_init(&link.hb_lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&link.hb_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_create(&link.hb_thread, NULL, s_heartbeat_main, &link);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        sl_log_info(NULL, "stage ready name=%s broker=%s capacity=1 needs=%s scan=inline", name,
+                    link.endpoint, needs);
+        rc = s_loop_inline(&link);
+        pthread_mutex_lock(&link.hb_lock);
+        link.hb_quit = true;
+        pthread_cond_signal(&link.hb_cond);
+        pthread_mutex_unlock(&link.hb_lock);
+        pthread_join(link.hb_thread, NULL);
+        pthread_cond_destroy(&link.hb_cond);
+        pthread_mutex_destroy(&link.hb_lock);
+        pthread_mutex_destroy(&link.lock);
+    } else {
+        s_scanner_t *sc = sl_xcalloc(n, sizeof *sc);
+        for (size_t i = 0; i < n; i++) {
+            sc[i].rt = &rt;
+            snprintf(sc[i].endpoint, sizeof sc[i].endpoint, "inproc://sl-scan-%zu", i);
+            sc[i].pair = zmq_socket(rt.zctx, ZMQ_PAIR);
+            zmq_bind(sc[i].pair, sc[i].endpoint);
+            pthread_create(&sc[i].thread, NULL, s_scanner_main, &sc[i]);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        sl_log_info(NULL, "stage ready name=%s broker=%s capacity=%ld needs=%s", name,
+                    link.endpoint, capacity, needs);
+        rc = s_loop(&link, sc, n);
+        for (size_t i = 0; i < n; i++)
+            sl_wire_send_str(sc[i].pair, "STOP", 0);
+        for (size_t i = 0; i < n; i++) {
+            pthread_join(sc[i].thread, NULL);
+            int linger = 0;
+            zmq_setsockopt(sc[i].pair, ZMQ_LINGER, &linger, sizeof linger);
+            zmq_close(sc[i].pair);
+        }
+        free(sc);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    sl_log_info(NULL, "stage ready name=%s broker=%s capacity=%ld needs=%s", name, link.endpoint,
-                capacity, needs);
-
-    int rc = s_loop(&link, sc, n);
-
-    for (size_t i = 0; i < n; i++)
-        sl_wire_send_str(sc[i].pair, "STOP", 0);
-    for (size_t i = 0; i < n; i++) {
-        pthread_join(sc[i].thread, NULL);
-        int linger = 0;
-        zmq_setsockopt(sc[i].pair, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_close(sc[i].pair);
-    }
-    free(sc);
     if (def->fini)
         def->fini(rt.ctx);
     zmq_ctx_term(rt.zctx);

@@ -3,16 +3,17 @@
  *
  * sl_stage_main connects to the broker, declares the stage's name, capacity
  * and needs, keeps heartbeats both ways, takes work by credit, runs the scan
- * function on CAPACITY scan threads, times it, fills in version and timing,
- * and answers. SIGTERM finishes what is held, says goodbye and exits.
- * The scan function may be called from several threads at once: CTX is
- * shared, so a stage keeps per-message state on the stack.
+ * function (on the main thread at capacity 1, on CAPACITY scan threads
+ * above), times it, fills in version and timing, and answers. SIGTERM
+ * finishes what is held, says goodbye and exits. Heartbeats go on during a
+ * long scan. The scan function may be called from several threads at once:
+ * CTX is shared, so a stage keeps per-message state on the stack.
  *
  * Command line every stage accepts (the supervisor passes them):
  *   --broker ENDPOINT   broker backend (default from -c, else the embedded default)
  *   -c, --config FILE   sluice.yaml, for the broker endpoint and the stage's own section
  *   --name NAME         graph node this process serves (default: def->name)
- *   --capacity N        scan threads (default 1)
+ *   --capacity N        messages held at once (default 1: scanned inline; N > 1: N threads)
  *   --heartbeat MS      heartbeat interval (default broker.heartbeat from -c, else 1000)
  *   --needs LIST        override what the broker sends: envelope, body, parts (comma list)
  * Tests: tests/e2e/test_pipeline.py

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <zmq.h>
 
 #define SL_WIRE_CLIENT "SLC1"
@@ -50,6 +51,20 @@ int sl_wire_send_share(void *sock, zmq_msg_t *msg, int more);
 /* sl_wire_send_owned - sends BUF without copying and frees it with free()
  * once ZeroMQ is done; takes BUF whatever happens. */
 int sl_wire_send_owned(void *sock, void *buf, size_t len, int more);
+
+/* Event loops without zmq_poll: a socket's ZMQ_FD is edge-triggered. Drain a
+ * socket with ZMQ_DONTWAIT until EAGAIN before waiting on its fd, and after
+ * sending on it, receive (or drain) once more before waiting: a send may take
+ * the wake-up of a message that arrived meanwhile. */
+/* sl_wire_fd - the socket's ZMQ_FD, or -1. */
+int sl_wire_fd(void *sock);
+/* sl_wire_wait - waits up to TIMEOUT_MS (-1 = no limit) for FD to signal
+ * (FD -1: just sleeps); 1 when it did, 0 on timeout, -1 with errno (EINTR
+ * for a signal). */
+int sl_wire_wait(int fd, int timeout_ms);
+/* sl_wire_clock_ms - coarse monotonic milliseconds (CLOCK_MONOTONIC_COARSE,
+ * a few ms resolution, never a syscall): heartbeats and timeouts. */
+uint64_t sl_wire_clock_ms(void);
 
 /* sl_wire_slice_eq - slice equals the text S exactly. */
 bool sl_wire_slice_eq(sl_slice_t s, const char *text);

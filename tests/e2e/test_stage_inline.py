@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""tests/e2e/test_stage_inline.py - a capacity-1 C stage scans on its main thread.
+
+With capacity 1 the stage runtime (lib/sl_stage.c) scans inline, and a small
+heartbeat thread keeps the broker's liveness honest while a scan runs (see
+broker/README.md, "Liveness during a long scan"). These tests check what a
+user sees: a scan much longer than three heartbeat intervals still answers
+once, from the same worker, with no crash counted; a worker killed in the
+middle of a long scan is still noticed and its message re-dispatched; many
+short messages in a row all come back.
+"""
+import os
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from sluice_e2e import Client, Gateway, envelope, main, message  # noqa: E402
+
+
+class StageInlineTest(unittest.TestCase):
+    def gateway(self, body, workers):
+        """A running gateway with BODY, and a client on its frontend."""
+        gw = Gateway(body, name=self.id().split(".")[-1])
+        self.addCleanup(gw.cleanup)
+        gw.start(workers)
+        c = Client(gw.front)
+        self.addCleanup(c.close)
+        return gw, c
+
+    def slow_gateway(self, sleep_ms, timeout):
+        """One capacity-1 worker taking SLEEP_MS per message (heartbeat 200 ms)."""
+        return self.gateway("""
+stages:
+  - name: slow
+    command: [sluice-stage-example, --sleep, "%d"]
+    timeout: %s
+graphs:
+  default:
+    content: [slow]
+""" % (sleep_ms, timeout), {"slow": 1})
+
+    def test_long_scan_keeps_the_worker_alive(self):
+        # 1.5 s per message against a 200 ms heartbeat: 7 intervals of scanning.
+        gw, c = self.slow_gateway(1500, "20s")
+        for i in range(2):
+            c.submit(envelope("inline%04d" % i), message())
+        workers = set()
+        for _ in range(2):
+            r = c.recv(20000)
+            self.assertIsNotNone(r, gw.tail())
+            self.assertEqual(r[1], "ok", r)
+            v = r[2]["verdicts"]["slow"]
+            self.assertNotIn("error", v)
+            self.assertEqual(v["attempts"], 1, v)
+            self.assertGreaterEqual(v["ms"], 1400, v)
+            workers.add(v["worker"])
+        self.assertEqual(len(workers), 1, workers)
+        st = gw.stage_status("slow")
+        self.assertEqual(st["crashes"], 0, st)
+        self.assertEqual(st["workers"], 1, st)
+        self.assertNotIn("heartbeat lost", gw.tail(200))
+
+    def test_worker_killed_mid_scan_is_noticed(self):
+        gw, c = self.slow_gateway(2000, "60s")
+        t0 = time.monotonic()
+        c.submit(envelope("killmid0001"), message())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            st = gw.stage_status("slow")
+            if st and st["in_flight"] == 1:
+                break
+            time.sleep(0.05)
+        old = gw.pids()["stage slow#1"]
+        os.kill(old, signal.SIGKILL)
+        r = c.recv(30000)
+        self.assertIsNotNone(r, gw.tail())
+        self.assertEqual(r[1], "ok", r)
+        v = r[2]["verdicts"]["slow"]
+        self.assertNotIn("error", v)
+        self.assertNotEqual(v["worker"].rsplit(":", 1)[-1], str(old))
+        # Noticed by silence (3 x 200 ms), not by the 60 s stage timeout.
+        self.assertLess(time.monotonic() - t0, 20)
+        self.assertGreaterEqual(gw.stage_status("slow")["crashes"], 1)
+
+    def test_many_short_messages(self):
+        gw, c = self.gateway("""
+stages:
+  - name: a
+    command: [sluice-stage-example]
+  - name: b
+    command: [sluice-stage-example, --needs, body]
+graphs:
+  default:
+    content: [a, b]
+""", {"a": 1, "b": 1})
+        total, window, sent, got = 300, 16, 0, {}
+        deadline = time.monotonic() + 60
+        while len(got) < total and time.monotonic() < deadline:
+            while sent < total and sent - len(got) < window:
+                c.submit(envelope("short%05d" % sent), message())
+                sent += 1
+            r = c.recv(5000)
+            self.assertIsNotNone(r, gw.tail())
+            self.assertEqual(r[1], "ok", r)
+            got[r[2]["id"]] = r[2]
+        self.assertEqual(len(got), total)
+        for doc in got.values():
+            self.assertFalse(doc["verdicts"]["a"]["fields"]["got_body"], doc["verdicts"]["a"])
+            self.assertTrue(doc["verdicts"]["b"]["fields"]["got_body"], doc["verdicts"]["b"])
+
+
+if __name__ == "__main__":
+    main()

@@ -4,11 +4,11 @@
 Two whole gateways (sluice start: smtpd, broker, sluice-stage-greylist), each
 with its own smtpd port, share one SQLite greylist store (the stage's
 `store:` option), as two MX hosts would. The graph greylists at RCPT with a
-2 s delay. Loopback is all of 127.0.0.0/8 and nothing in the config allows
+4 s delay. Loopback is all of 127.0.0.0/8 and nothing in the config allows
 it: network_v4 is 32, so every 127.0.0.x address swaks connects from
 (--local-interface) is a client network of its own. A fail-open of the rcpt
-phase would also give 250 (after phase_timeout, 5 s), so every session must
-be answered within 4 s, no log may say "action=fail-open", and some tests
+phase would also give 250 (after phase_timeout, 10 s), so every session must
+be answered within 8 s, no log may say "action=fail-open", and some tests
 ask the store what it holds. No SPF bypass for loopback clients (spf_history
 is on; lookups go to tests/dns/dnsserver.py). Skipped (exit 77) while
 sluice-smtpd or the stage is not built, or swaks is missing.
@@ -29,7 +29,7 @@ from smtpd_e2e import free_port, port_open, wait_for  # noqa: E402
 sys.path.insert(0, os.path.join(SOURCE, "tests", "dns"))
 from dnsserver import DnsServer  # noqa: E402
 
-DELAY = 2
+DELAY = 4  # s: two swaks runs on a loaded 2-core machine fit well inside it
 
 ZONE = """
 spf.example        TXT "v=spf1 ip4:127.0.0.20/30 -all"
@@ -61,7 +61,7 @@ smtpd:
   listen: ["127.0.0.1:%(port)d"]
   hostname: mx%(n)d.example
   relay_domains: [example.com]
-  phase_timeout: 5s
+  phase_timeout: 10s
 """
 
 GREYLISTED = "<** 451 4.7.1 Greylisted, try again in "
@@ -124,8 +124,8 @@ class GreylistSmtp(unittest.TestCase):
 
     def rcpt(self, source, sender, rcpt, gw=0, data=False):
         out, took = swaks(self.gws[gw].port, source, sender, rcpt, data)
-        # an answer from the stage, never the fail-open after phase_timeout (5 s)
-        self.assertLess(took, 4, out + self.gws[gw].tail())
+        # an answer from the stage, never the fail-open after phase_timeout (10 s)
+        self.assertLess(took, 8, out + self.gws[gw].tail())
         return out
 
     def assertGreylisted(self, out, gw=0):

@@ -2,7 +2,7 @@
  * bench/bench_pipeline.c - sluice-bench-pipeline: load generator for a running gateway.
  *
  *   sluice-bench-pipeline --endpoint EP --size BYTES --count N --window W
- *                         [--graph G] [--seconds MAX] [--warmup N]
+ *                         [--graph G] [--seconds MAX] [--warmup N] [--files LIST]
  *
  * Submits N messages of BYTES (one realistic RFC 5322 message padded to size,
  * a fresh envelope and queue id each) through phase "content" of graph G with
@@ -12,6 +12,9 @@
  * body_hops is the mean number of stages per message whose verdict says it
  * received the body (the example stage records got_body): it shows which
  * stages the broker sent the body to. Any result but "ok" is an error.
+ * With --files LIST (one path a line) the messages are those files, in turn,
+ * instead of the generated one (bench/content.sh: the same bytes as clamd and
+ * yara get); MB/s then uses their mean size.
  * Run by bench/pipeline.sh; see bench/README.md.
  */
 #include "bench_common.h"
@@ -23,11 +26,19 @@
 #include <string.h>
 #include <time.h>
 
+#define S_FILES_MAX 200000           /* --files: messages read */
+#define S_FILES_BYTES (2048ul << 20) /* --files: bytes read in all */
+
 typedef struct {
     sl_client_t *client;
     const char *graph;      /* NULL = default */
     const char *body;       /* the message, sent by copy as smtpd sends a spooled file */
     size_t body_len;        /* its length */
+    const char *files;      /* --files LIST, or NULL */
+    char **file_data;       /* the files' bytes */
+    size_t *file_len;       /* their lengths */
+    size_t file_count;      /* entries */
+    size_t next;            /* the file sent next */
     unsigned long got_body; /* verdicts that say the stage received the body */
     unsigned long results;  /* ok results inspected */
 } pipeline_t;
@@ -49,8 +60,15 @@ s_send(void *ctx)
     }
     sl_env_set_uint(env, SL_ENV_CLIENT_PORT, 40000);
     sl_env_set_uint(env, SL_ENV_RECEIVED_AT, (uint64_t) time(NULL) * 1000);
-    sl_env_set_uint(env, SL_ENV_SIZE, p->body_len);
-    uint64_t req = sl_client_submit(p->client, p->graph, "content", env, p->body, p->body_len, 0);
+    const char *body = p->body;
+    size_t len = p->body_len;
+    if (p->file_count > 0) {
+        body = p->file_data[p->next];
+        len = p->file_len[p->next];
+        p->next = (p->next + 1) % p->file_count;
+    }
+    sl_env_set_uint(env, SL_ENV_SIZE, len);
+    uint64_t req = sl_client_submit(p->client, p->graph, "content", env, body, len, 0);
     sl_env_destroy(&env);
     return req;
 }
@@ -92,19 +110,73 @@ static void
 s_usage(void)
 {
     fprintf(stderr, "usage: sluice-bench-pipeline --endpoint EP --size BYTES --count N "
-                    "--window W [--graph G] [--seconds MAX] [--warmup N]\n");
+                    "--window W [--graph G] [--seconds MAX] [--warmup N] [--files LIST]\n");
+}
+
+static int
+s_extra_opt(int argc, char **argv, int *i, void *ctx)
+{
+    pipeline_t *p = ctx;
+    if (strcmp(argv[*i], "--files") != 0 || *i + 1 >= argc)
+        return -1;
+    p->files = argv[++*i];
+    return 0;
+}
+
+/* s_load_files - the files LIST names, into P; their mean size, or 0 on error. */
+static size_t
+s_load_files(pipeline_t *p)
+{
+    FILE *f = fopen(p->files, "r");
+    if (f == NULL) {
+        fprintf(stderr, "cannot read %s\n", p->files);
+        return 0;
+    }
+    p->file_data = calloc(S_FILES_MAX, sizeof *p->file_data);
+    p->file_len = calloc(S_FILES_MAX, sizeof *p->file_len);
+    char path[4096];
+    size_t total = 0;
+    while (p->file_data && p->file_len && p->file_count < S_FILES_MAX &&
+           fgets(path, sizeof path, f) != NULL) {
+        path[strcspn(path, "\n")] = '\0';
+        FILE *m = path[0] ? fopen(path, "rb") : NULL;
+        if (m == NULL)
+            continue;
+        fseek(m, 0, SEEK_END);
+        long n = ftell(m);
+        rewind(m);
+        if (n > 0 && total + (size_t) n <= S_FILES_BYTES) {
+            char *buf = malloc((size_t) n);
+            if (buf && fread(buf, 1, (size_t) n, m) == (size_t) n) {
+                p->file_data[p->file_count] = buf;
+                p->file_len[p->file_count++] = (size_t) n;
+                total += (size_t) n;
+            } else {
+                free(buf);
+            }
+        }
+        fclose(m);
+    }
+    fclose(f);
+    return p->file_count ? total / p->file_count : 0;
 }
 
 int
 main(int argc, char **argv)
 {
     bench_opts_t o = {.size = 5000, .count = 1000, .window = 1};
-    if (bench_opts_parse(argc, argv, &o, NULL, NULL) != 0 || o.endpoint == NULL) {
+    pipeline_t p = {0};
+    if (bench_opts_parse(argc, argv, &o, s_extra_opt, &p) != 0 || o.endpoint == NULL) {
         s_usage();
         return 2;
     }
     sl_log_open("sluice-bench-pipeline", SL_LOG_WARN);
-    pipeline_t p = {.graph = o.graph};
+    p.graph = o.graph;
+    size_t mean = p.files ? s_load_files(&p) : 0;
+    if (p.files && mean == 0) {
+        fprintf(stderr, "no readable message in %s\n", p.files);
+        return 2;
+    }
     p.client = sl_client_new(o.endpoint);
     if (p.client == NULL)
         return 1;
@@ -118,9 +190,13 @@ main(int argc, char **argv)
     char extra[64];
     snprintf(extra, sizeof extra, "body_hops=%.2f",
              p.results ? (double) p.got_body / (double) p.results : 0.0);
-    bench_report(&s, p.body_len, seconds, errors, extra);
+    bench_report(&s, p.files ? mean : p.body_len, seconds, errors, extra);
     bench_samples_free(&s);
     free(body);
+    for (size_t i = 0; i < p.file_count; i++)
+        free(p.file_data[i]);
+    free(p.file_data);
+    free(p.file_len);
     sl_client_destroy(&p.client);
     return rc == 0 && errors == 0 ? 0 : 1;
 }

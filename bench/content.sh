@@ -9,7 +9,11 @@
 # is fed by the peers' loadgen.py over INSTREAM with CONC connections; yara scans the
 # directory with -p 2 threads. Everything on this host's 2 cores, one row at a time.
 # Usage: bench/content.sh [BUILD_DIR]   (env: CORPORA="sapc gen", WINDOW=16, CONC=4,
-#        LIMIT=0 = all messages; results appended by hand to bench/RESULTS.md)
+#        LIMIT=0 = all messages; ROWS="clamd av-a yara av-b mime content" = which rows;
+#        WORKERS=1 and CAPACITY=2 per Sluice stage (CAPACITY=1 scans on the worker's
+#        main thread, no hand-off); DRIVER=python (default) or c: sluice-bench-pipeline
+#        --files, the C client smtpd uses, so the client is not what is measured;
+#        results appended by hand to bench/RESULTS.md)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
@@ -19,6 +23,8 @@ source "$PEERS/common.sh"
 WINDOW=${WINDOW:-16}
 CONC=${CONC:-4}
 LIMIT=${LIMIT:-0}
+ROWS=${ROWS:-"clamd av-a yara av-b mime content"}
+export WORKERS=${WORKERS:-1} CAPACITY=${CAPACITY:-2}
 P_CLAMD=${P_CLAMD:-3311}
 OUT=${OUT:-$WORK/content-bench.tsv}
 export SLUICE_BIN=$BUILD/bin SLUICE_SOURCE=$SRC
@@ -42,7 +48,8 @@ graph = {"mime": "[mime]", "av-a": "[av-a]", "av-b": "[av-b]",
 used = [s for s in stages if s in graph]
 body = "stages:\n"
 for s in used:
-    body += "  - name: %s\n    command: %s\n    capacity: 2\n    timeout: 60s\n" % (s, stages[s])
+    body += "  - name: %s\n    command: %s\n    workers: %s\n    capacity: %s\n    timeout: 60s\n" % (
+        s, stages[s], os.environ["WORKERS"], os.environ["CAPACITY"])
     if s == "av-a":
         body += "    options: {sigs: %s/stages/av-a/sigs, reload_check: 0}\n" % src
     if s == "av-b":
@@ -50,10 +57,26 @@ for s in used:
 body += "graphs:\n  default:\n    content: %s\n" % graph
 gw = Gateway(body, name="bench-" + label)
 try:
-    gw.start({s: 1 for s in used}, timeout=60)
+    gw.start({s: int(os.environ["WORKERS"]) for s in used}, timeout=60)
     files = [l.rstrip("\n") for l in open(listfile)]
     if int(limit) > 0:
         files = files[:int(limit)]
+    if os.environ.get("DRIVER") == "c":
+        # the C load generator (lib/sl_client, as smtpd submits): the same files, once each
+        import subprocess
+        r = subprocess.run([os.path.join(os.environ["SLUICE_BIN"], "sluice-bench-pipeline"),
+                            "--endpoint", gw.front, "--files", listfile, "--count", str(len(files)),
+                            "--window", window, "--seconds", "600"],
+                           capture_output=True, text=True, timeout=700)
+        kv = dict(x.split("=", 1) for x in r.stdout.split() if "=" in x)
+        if r.returncode != 0 or "msgs_per_s" not in kv:
+            raise SystemExit("sluice-bench-pipeline failed: %s %s" % (r.stdout, r.stderr[-500:]))
+        mb = sum(os.path.getsize(f) for f in files) / 1e6
+        secs = float(kv["seconds"])
+        print("%s\tsluice-%s\t%s\t%.1f\t%.2f\t%s\t%.2f\t-\tdriver=c p50_us=%s p99_us=%s" % (
+            corpus, label, kv["msgs"], mb, secs, kv["msgs_per_s"], mb / secs, kv.get("p50_us"),
+            kv.get("p99_us")))
+        raise SystemExit(0)
     data = [open(f, "rb").read() for f in files]
     c = Client(gw.front)
     sent = got = hits = 0
@@ -141,12 +164,14 @@ for corpus in $CORPORA; do
   L=$(corpus_list "$corpus")
   if [ "$LIMIT" -gt 0 ]; then head -n "$LIMIT" "$L" > "$L.cut"; L="$L.cut"; fi
   log "corpus=$corpus msgs=$(wc -l < "$L") MB=$(list_bytes "$L" | awk '{printf "%.1f", $1/1e6}')"
-  clamd_row "$corpus" "$L"
-  sluice_row "$corpus" av-a "$L"
-  yara_row "$corpus" "$L"
-  sluice_row "$corpus" av-b "$L"
-  sluice_row "$corpus" mime "$L"
-  sluice_row "$corpus" content "$L"
+  for row in $ROWS; do
+    case $row in
+      clamd) clamd_row "$corpus" "$L" ;;
+      yara) yara_row "$corpus" "$L" ;;
+      av-a|av-b|mime|content) sluice_row "$corpus" "$row" "$L" ;;
+      *) log "unknown row $row" ;;
+    esac
+  done
 done
-echo "== content bench $(machine_facts) window=$WINDOW conc=$CONC load=$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== content bench $(machine_facts) window=$WINDOW conc=$CONC workers=$WORKERS capacity=$CAPACITY load=$(cut -d' ' -f1-3 /proc/loadavg)"
 column -t -s $'\t' "$OUT"

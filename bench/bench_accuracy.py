@@ -24,9 +24,11 @@ Knobs (environment): ACC_MAX_PER_CLASS (messages per class before the split,
 fixed-seed sample; default all; under 400 SpamAssassin's and rspamd's Bayes stay
 off: both want 200 learned per class), ACC_ENGINES ("sluice spamassassin rspamd"),
 ACC_CONC (requests in flight to spamd/rspamd, 8), ACC_SPAMD_CHILDREN (4),
-SLUICE_PEERS (default ../shared/peers). --replot A.tsv B.tsv redraws the
-table and PNG from the score files of runs on the same seed (e.g. one engine
-run again with ACC_ENGINES).
+SLUICE_PEERS (default ../shared/peers); bench_score's BENCH_URL_OPTIONS and
+BENCH_BAYES_OPTIONS for Sluice's options. --out DIR writes the PNG and TSVs
+there instead of bench/out. --replot A.tsv B.tsv redraws the table and PNG
+from the score files of runs on the same seed (e.g. one engine run again with
+ACC_ENGINES).
 """
 import argparse
 import concurrent.futures
@@ -327,8 +329,8 @@ def plot(curves, path, title):
     plt.close(fig)
 
 
-def replot(paths, seed):
-    """Table and bench/out/roc.png from score TSVs of earlier runs with the same
+def replot(paths, seed, out):
+    """Table and OUT/roc.png from score TSVs of earlier runs with the same
     seed and cap (a later file's column replaces an earlier one of that engine)."""
     labels, cols = {}, {}
     for path in paths:
@@ -355,8 +357,8 @@ def replot(paths, seed):
             name, 100 * rec, thr, area, len(ham), len(spam), len(labels) - len(scores)))
         curves.append((LABELS.get(name, name), bs.roc(ham, spam),
                        "recall %.1f%% @0.5%% FP, AUC %.3f" % (100 * rec, area)))
-    os.makedirs(OUT, exist_ok=True)
-    png = os.path.join(OUT, "roc.png")
+    os.makedirs(out, exist_ok=True)
+    png = os.path.join(out, "roc.png")
     plot(curves, png, "SpamAssassin public corpus, seed %d: test %d ham + %d spam" % (
         seed, len(ham), len(spam)))
     print("\nROC curves: %s" % png)
@@ -369,9 +371,11 @@ def main():
     ap.add_argument("--show-fp", type=int, default=0, help="print each engine's N top-scoring ham")
     ap.add_argument("--replot", nargs="+", metavar="TSV",
                     help="no run: merge these accuracy-scores.tsv files into the table and PNG")
+    ap.add_argument("--out", default=OUT,
+                    help="folder for roc.png and the score/symbol TSVs (default bench/out)")
     args = ap.parse_args()
     if args.replot:
-        return replot(args.replot, args.seed)
+        return replot(args.replot, args.seed, args.out)
     cap = int(os.environ.get("ACC_MAX_PER_CLASS", "0")) or None
     engines = os.environ.get("ACC_ENGINES", " ".join(ENGINES)).split()
     conc = int(os.environ.get("ACC_CONC", "8"))
@@ -388,7 +392,7 @@ def main():
         print("bench_accuracy: needs root (spamd/rspamd drop to their users) and %s; "
               "see scripts/deps.bench: bash scripts/deps.sh --bench" % (" ".join(missing) or "nothing else"), file=sys.stderr)
         return 77
-    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="sluice-bench-accuracy-")
     os.chmod(tmp, 0o711)  # spamd and rspamd run as their own users inside it
     procs = Procs()
@@ -442,17 +446,17 @@ def main():
             for score, i in top[:args.show_fp]:
                 print("  %s ham %.2f %s %s" % (name, score, os.path.relpath(test[i][0], tmp),
                                                " ".join(r.get("symbols", {}).get(i, []))))
-        png = os.path.join(OUT, "roc.png")
+        png = os.path.join(args.out, "roc.png")
         plot(curves, png, "SpamAssassin public corpus, seed %d: test %d ham + %d spam" % (
             args.seed, len(ham), len(spam)))
-        tsv = os.path.join(OUT, "accuracy-scores.tsv")
+        tsv = os.path.join(args.out, "accuracy-scores.tsv")
         with open(tsv, "w") as f:
             f.write("path\tlabel\t%s\n" % "\t".join(name for name, _ in rows))
             for i, (path, lab) in enumerate(test):
                 f.write("%s\t%s\t%s\n" % (os.path.relpath(path, os.path.join(tmp, "corpus")), lab,
                                           "\t".join("%g" % r["scores"][i] if i in r["scores"]
                                                     else "-" for _, r in rows)))
-        syms = os.path.join(OUT, "accuracy-symbols.tsv")
+        syms = os.path.join(args.out, "accuracy-symbols.tsv")
         with open(syms, "w") as f:
             f.write("engine\tpath\tlabel\tscore\tsymbols\n")
             for name, r in rows:

@@ -9,6 +9,10 @@ messages in flight. Prints messages/s and, for the SpamScore and for the
 Bayes probability alone, spam recall at the threshold where at most 0.5% of
 ham is above it; --roc FILE writes the ROC points (TSV: fpr, tpr, threshold).
 Everything it starts is stopped by PID; the temporary folder is removed.
+Knobs (environment), for before/after runs of the options: BENCH_URL_OPTIONS
+(flow-map entries for the url stage, e.g. "own_domain_trackers: false") and
+BENCH_BAYES_OPTIONS (entries added to the score stage's bayes: map, e.g.
+"weight: bands").
 bench/bench_accuracy.py imports the split, Sluice and metric helpers from here
 to put SpamAssassin and rspamd beside Sluice on the same halves.
 """
@@ -37,13 +41,14 @@ stages:
     command: [sluice-stage-url]
     timeout: 60s
     capacity: 2
+    options: {%(url_opts)s}
   - name: score
     command: [sluice-stage-score]
     timeout: 60s
     capacity: 2
     options:
       rules: %(rules)s
-      bayes: {store: "sqlite:%(db)s"}
+      bayes: {store: "sqlite:%(db)s"%(bayes_opts)s}
 graphs:
   default:
     content: [mime, url, score]
@@ -141,7 +146,10 @@ def sluice_scan(test, db, window=16):
     """Run TEST through [mime, url, score] with Bayes in DB; returns ({index:
     (SpamScore, bayes_p, symbols)}, seconds)."""
     rules = os.path.join(SOURCE, "stages", "score", "rules")
-    gw = Gateway(CONFIG % {"rules": rules, "db": db}, name="bench-score")
+    bayes_opts = os.environ.get("BENCH_BAYES_OPTIONS", "")
+    config = CONFIG % {"rules": rules, "db": db, "url_opts": os.environ.get("BENCH_URL_OPTIONS", ""),
+                       "bayes_opts": ", " + bayes_opts if bayes_opts else ""}
+    gw = Gateway(config, name="bench-score")
     try:
         gw.start({"mime": 1, "url": 1, "score": 1}, timeout=60)
         client = Client(gw.front)

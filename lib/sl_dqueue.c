@@ -9,6 +9,7 @@
  * Tests: tests/unit/test_sl_dqueue.c
  */
 #include "sl_dqueue.h"
+#include "sl_cfg.h"
 #include "sl_fs.h"
 
 #include <errno.h>
@@ -249,34 +250,23 @@ sl_dqueue_read(const char *dir, const char *name, size_t *len, const char **why)
         sl_fail(why, "queue path too long");
         return NULL;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        sl_fail(why, errno == ENOENT ? "queue file is gone" : "cannot open a queue file");
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < 0) {
-        close(fd);
-        sl_fail(why, "cannot stat a queue file");
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size, got = 0;
-    char *buf = sl_xmalloc(size + 1);
-    while (got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (got != size) {
-        free(buf);
-        sl_fail(why, "short read of a queue file");
-        return NULL;
-    }
-    buf[size] = '\0';
-    *len = size;
+    char *buf = sl_fs_read_file(path, SIZE_MAX - 1, len);
+    if (buf == NULL)
+        sl_fail(why, errno == ENOENT ? "queue file is gone"
+                     : errno == EIO  ? "short read of a queue file"
+                                     : "cannot open a queue file");
     return buf;
+}
+
+int
+sl_dqueue_dir(sl_cfg_t *cfg, const char *data_dir, char *buf, size_t size)
+{
+    char def[4096];
+    if (snprintf(def, sizeof def, "%s/delivery", data_dir) >= (int)sizeof def)
+        return -1;
+    const sl_cfg_node_t *delivery = cfg ? sl_cfg_get(sl_cfg_root(cfg), "delivery") : NULL;
+    if (delivery && sl_cfg_kind(delivery) != SL_CFG_MAP)
+        delivery = NULL;
+    const char *dir = delivery ? sl_cfg_get_str(cfg, delivery, "queue_dir", def) : def;
+    return sl_strlcpy(buf, dir, size) >= size ? -1 : 0;
 }

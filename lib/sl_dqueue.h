@@ -72,4 +72,10 @@ void sl_dqueue_hdr_add_rcpt(sl_dqueue_hdr_t *hdr, const char *rcpt);
  * (caller frees), its length in *len; NULL with *why. */
 char *sl_dqueue_read(const char *dir, const char *name, size_t *len, const char **why);
 
+struct sl_cfg;
+/* sl_dqueue_dir - the queue directory a config names: delivery.queue_dir,
+ * else DATA_DIR/delivery (CFG may be NULL). The one place writers (action
+ * stage, sluice-quarantine) find it. 0, or -1 when it does not fit in BUF. */
+int sl_dqueue_dir(struct sl_cfg *cfg, const char *data_dir, char *buf, size_t size);
+
 #endif

@@ -1,12 +1,15 @@
 /*
- * lib/sl_fs.c - mkdir -p, directory fsync and complete writes (see sl_fs.h).
+ * lib/sl_fs.c - mkdir -p, directory fsync, complete writes and whole-file reads (see sl_fs.h).
  */
 #include "sl_fs.h"
+#include "sl_mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,4 +65,44 @@ sl_fs_write_all(int fd, const void *buf, size_t len)
         len -= (size_t) w;
     }
     return 0;
+}
+
+char *
+sl_fs_read_file(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    int e = 0;
+    if (fstat(fd, &st) != 0)
+        e = errno;
+    else if (!S_ISREG(st.st_mode) || st.st_size < 0)
+        e = EINVAL;
+    else if ((uint64_t) st.st_size > max)
+        e = EFBIG;
+    if (e != 0) {
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    size_t size = (size_t) st.st_size, got = 0;
+    char *buf = sl_xmalloc(size + 1);
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t) n;
+    }
+    close(fd);
+    if (got != size) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[size] = '\0';
+    *len = size;
+    return buf;
 }

@@ -19,5 +19,9 @@ int sl_fs_mkdirs(const char *path, mode_t mode);
 int sl_fs_fsync_dir(const char *path);
 /* sl_fs_write_all - writes LEN bytes, retrying short writes and EINTR; 0 or -1. */
 int sl_fs_write_all(int fd, const void *buf, size_t len);
+/* sl_fs_read_file - the whole regular file PATH, at most MAX bytes, into a
+ * malloc'd buffer with a NUL after the end (caller frees), its length in
+ * *len. NULL with errno (ENOENT: gone, EFBIG: over MAX, EIO: short read). */
+char *sl_fs_read_file(const char *path, size_t max, size_t *len);
 
 #endif

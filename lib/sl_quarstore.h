@@ -9,7 +9,7 @@
  * and one index row per quarantined recipient (table quarantine).
  * Deduplicated by queue id: the same message quarantined twice is one file,
  * and one row per recipient.
- * Tests: tests/e2e/test_delivery.py
+ * Tests: tests/e2e/test_delivery.py, tests/e2e/test_quarantine.py
  */
 #ifndef SL_QUARSTORE_H
 #define SL_QUARSTORE_H
@@ -38,7 +38,13 @@ int sl_quarstore_migrate(sl_store_t *store);
  * 0, or -1 with *why. */
 int sl_quarstore_write(const char *dir, const char *id, sl_slice_t body, char *path, size_t size,
                        const char **why);
-/* sl_quarstore_index - the index row for one recipient; 0 or -1 (sl_store_error). */
+#define SL_QUARSTORE_DOMAIN_MAX 256 /* rcpt_domain, NUL included (RFC 1035: 253) */
+
+/* sl_quarstore_domain - the rcpt_domain column for RCPT: what follows its
+ * last '@', ASCII lower case, cut to SIZE - 1 bytes; "" without an '@'. */
+void sl_quarstore_domain(const char *rcpt, char *buf, size_t size);
+/* sl_quarstore_index - the index row for one recipient (rcpt_domain derived
+ * from rcpt); 0 or -1 (sl_store_error). */
 int sl_quarstore_index(sl_store_t *store, const sl_quarstore_rec_t *rec);
 
 #endif

@@ -560,7 +560,9 @@ s_usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [-c sluice.yaml] [--broker ENDPOINT] [--name NAME] [--capacity N]\n"
-            "       [--needs envelope|body|parts|body,parts] [stage options...]\n",
+            "       [--needs envelope|body|parts|body,parts] [--check] [stage options...]\n"
+            "--check: load the config, run the stage's set-up (its options, rules,\n"
+            "signatures, stores) and exit 0, or 1 with what is wrong\n",
             prog);
 }
 
@@ -569,6 +571,7 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
 {
     const char *config = NULL, *broker = NULL, *name = def->name, *needs_arg = NULL;
     long capacity = 1, heartbeat_ms = 0;
+    bool check = false;
     char **rest = sl_xcalloc((size_t) argc + 1, sizeof *rest);
     int nrest = 0;
     rest[nrest++] = argv[0];
@@ -587,6 +590,8 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
             heartbeat_ms = strtol(argv[++i], NULL, 10);
         else if (strcmp(a, "--needs") == 0 && has_val)
             needs_arg = argv[++i];
+        else if (strcmp(a, "--check") == 0)
+            check = true;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             s_usage(argv[0]);
             free(rest);
@@ -611,7 +616,7 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
             free(rest);
             return 1;
         }
-        sl_log_set_level((sl_log_level_t) conf->log_level);
+        sl_log_set_level(check ? SL_LOG_WARN : (sl_log_level_t) conf->log_level);
     }
     s_runtime_t rt = {.def = def, .name = name, .zctx = zmq_ctx_new()};
     char host[64] = "localhost";
@@ -638,6 +643,15 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
         free(rest);
         zmq_ctx_term(rt.zctx);
         return 1;
+    }
+    if (check) { /* sluice check-config: the set-up worked, nothing else to do */
+        if (def->fini)
+            def->fini(rt.ctx);
+        printf("stage %s: ok\n", name);
+        sl_conf_destroy(&conf);
+        free(rest);
+        zmq_ctx_term(rt.zctx);
+        return 0;
     }
 
     struct sigaction sa = {.sa_handler = s_on_signal};

@@ -198,5 +198,9 @@ void *sl_verdict_take_part_data(sl_verdict_t *self, size_t index, size_t *len);
 /* sl_json_from_msgpack - any msgpack value as JSON (caller frees); binary as
  * base64 strings, non-UTF-8 bytes escaped; NULL when the input is malformed. */
 char *sl_json_from_msgpack(const void *buf, size_t len);
+/* sl_utf8_len - length of the valid UTF-8 sequence at P (LEN > 0 bytes
+ * available; RFC 3629: no overlongs, surrogates or code points past
+ * U+10FFFF), or 0 when it is not one. (schema/sl_json.c) */
+size_t sl_utf8_len(const unsigned char *p, size_t len);
 
 #endif

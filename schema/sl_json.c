@@ -18,10 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* s_utf8_len - length of the valid UTF-8 sequence at P (RFC 3629: no
- * overlongs, surrogates or code points past U+10FFFF), or 0. */
-static size_t
-s_utf8_len(const unsigned char *p, size_t len)
+size_t
+sl_utf8_len(const unsigned char *p, size_t len)
 {
     size_t n;
     unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
@@ -54,7 +52,7 @@ s_string(sl_mp_buf_t *out, const char *s, size_t len)
     char esc[8];
     sl_mp_buf_write(out, "\"", 1);
     for (size_t i = 0; i < len;) {
-        size_t n = s_utf8_len(p + i, len - i);
+        size_t n = sl_utf8_len(p + i, len - i);
         if (n == 1 && p[i] == '"')
             sl_mp_buf_write(out, "\\\"", 2);
         else if (n == 1 && p[i] == '\\')

@@ -16,6 +16,9 @@
 #include "sluice_learn.h"
 #include "sluice_symbols.h"
 #endif
+#ifdef SLUICE_HAVE_QUARANTINE
+#include "sluice_quarantine.h"
+#endif
 
 #include <limits.h>
 #include <stdio.h>
@@ -69,6 +72,10 @@ s_usage(FILE *out)
             "  learn [-c FILE] --spam|--ham PATH...  train Bayes (file, maildir or mbox);\n"
             "                                --stats shows what it knows\n"
 #endif
+#ifdef SLUICE_HAVE_QUARANTINE
+            "  quarantine -c FILE list|show|release|delete|user ...  held mail and\n"
+            "                                dashboard users (quarantine/API.md)\n"
+#endif
             "Without -c, the embedded default configuration is used.\n");
     return out == stderr ? 2 : 0;
 }
@@ -111,6 +118,10 @@ main(int argc, char **argv)
         return sluice_symbols_main(argc, argv);
     if (strcmp(cmd, "learn") == 0)
         return sluice_learn_main(argc, argv);
+#endif
+#ifdef SLUICE_HAVE_QUARANTINE
+    if (strcmp(cmd, "quarantine") == 0)
+        return sluice_quarantine_main(argc, argv);
 #endif
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
         return s_usage(stdout);

@@ -10,11 +10,15 @@
 #include "sl_conf.h"
 #include "sl_log.h"
 #include "sluice.h"
+#ifdef SLUICE_HAVE_QUARANTINE
+#include "sluice_quarantine.h"
+#endif
 
 #include <errno.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -43,16 +47,33 @@ int
 sluice_check_config_main(int argc, char **argv)
 {
     const char *path = sluice_opt_config(argc, argv);
-    if (path == NULL && argc >= 2 && argv[1][0] != '-')
-        path = argv[1];
+    bool stages = true;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--no-stages") == 0)
+            stages = false;
+        else if (path == NULL && argv[i][0] != '-')
+            path = argv[i];
+    }
     if (path == NULL) {
-        fprintf(stderr, "usage: sluice check-config FILE\n");
+        fprintf(stderr, "usage: sluice check-config [--no-stages] FILE\n");
         return 2;
     }
     char err[65536];
     sl_conf_t *conf = sl_conf_load(path, err, sizeof err);
     if (conf == NULL) {
         fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+#ifdef SLUICE_HAVE_QUARANTINE
+    if (sluice_quarantine_check(conf) != 0) { /* the quarantine: section's own keys */
+        sl_conf_destroy(&conf);
+        return 1;
+    }
+#endif
+    /* each stage's own options: its set-up run once (--check) */
+    if (stages && sluice_check_stages(conf, path) != 0) {
+        fprintf(stderr, "%s: stage options are wrong (see above)\n", path);
+        sl_conf_destroy(&conf);
         return 1;
     }
     size_t workers = 0;

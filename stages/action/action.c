@@ -498,17 +498,14 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
     const sl_cfg_node_t *root = cfg ? sl_cfg_root(cfg) : NULL;
     const char *data_dir =
         cfg ? sl_cfg_get_str(cfg, root, "data_dir", "/var/lib/sluice") : "/var/lib/sluice";
-    const sl_cfg_node_t *delivery = root ? sl_cfg_get(root, "delivery") : NULL;
-    if (delivery && sl_cfg_kind(delivery) != SL_CFG_MAP)
-        delivery = NULL;
     action_t *ac = sl_xcalloc(1, sizeof *ac);
     char def[PATH_MAX + 16];
     sl_policy_store_url(cfg, data_dir, def, sizeof def);
     /* Truncation is failure: a cut path would put mail somewhere else. */
     bool cut = sl_strlcpy(ac->store_url, s_opt(cfg, section, argc, argv, "--store", "store", def),
                           sizeof ac->store_url) >= sizeof ac->store_url;
-    snprintf(def, sizeof def, "%s/delivery", data_dir);
-    const char *qdir = delivery ? sl_cfg_get_str(cfg, delivery, "queue_dir", def) : def;
+    char qdir[PATH_MAX];
+    cut |= sl_dqueue_dir(cfg, data_dir, qdir, sizeof qdir) != 0;
     cut |= sl_strlcpy(ac->queue_dir,
                       s_opt(cfg, section, argc, argv, "--queue-dir", "queue_dir", qdir),
                       sizeof ac->queue_dir) >= sizeof ac->queue_dir;

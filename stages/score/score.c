@@ -6,7 +6,9 @@
  * URLs the url stage found (or, when url did not run, the ones found here),
  * adds a symbol per rule that matched, then sums the weights of every
  * symbol of every stage in the envelope, its own included, with the
- * `weights:` overrides, and sets the envelope's score. Classification and
+ * `weights:` overrides, and sets the envelope's score. Bayes enters as
+ * BAYES_LOGODDS, a weight continuous in log10(p / (1 - p)) (bayes.weight:
+ * logodds, the default), or as the BAYES_* bands. Classification and
  * per-domain thresholds are the action stage's. Sender behaviour
  * (score_sender.c): correspondents learned from outbound mail and
  * per-sender reputation add SENDER_* symbols to inbound mail; outbound mail
@@ -14,6 +16,7 @@
  * greylist). Options, rule-file format and default rules:
  * stages/score/README.md.
  * Tests: tests/unit/test_score_rules.c, tests/unit/test_score_sender.c,
+ * tests/unit/test_score_bayes.c,
  * tests/e2e/test_score.py, tests/e2e/test_score_sender.py
  */
 #include "score_bayes.h"
@@ -53,6 +56,10 @@ typedef struct {
     score_bayes_t *bayes;    /* NULL without the bayes: option */
     double autolearn_spam;   /* learn as spam at or above this score (bayes) */
     double autolearn_ham;    /* learn as ham at or below this score */
+    bool bayes_bands;        /* bayes.weight: bands (BAYES_SPAM/...), else logodds */
+    double bayes_scale;      /* logodds: weight = scale x log10(p / (1 - p)) ... */
+    double bayes_min;        /* ... clamped to [min, max] */
+    double bayes_max;        /* (defaults: SCORE_BAYES_*_DEFAULT) */
     score_sender_t *sender;  /* NULL unless correspondents: or reputation: */
     bool correspondents;     /* learn from outbound, lower known senders' scores */
     bool reputation;         /* per-sender history of inbound scores */
@@ -60,10 +67,16 @@ typedef struct {
     double rep_spam;         /* a score at or above counts as spam for reputation */
 } score_stage_t;
 
-/* Bayes symbols: spam probability bands and their default weights. */
+/* Bayes symbols, bayes.weight: bands: spam probability bands (weights in symbols.tsv). */
 #define SCORE_BAYES_SPAM_P 0.99
 #define SCORE_BAYES_PROBABLE_P 0.90
 #define SCORE_BAYES_HAM_P 0.05
+/* bayes.weight: logodds (the default): BAYES_LOGODDS weighs
+ * scale x log10(p / (1 - p)), clamped; p = 0.99 gives +4, 0.9999 +8, 0.01 -4.
+ * Defaults of bayes.scale, bayes.min and bayes.max (score_bayes_logodds). */
+#define SCORE_BAYES_SCALE_DEFAULT 2.0
+#define SCORE_BAYES_MIN_DEFAULT (-6.0)
+#define SCORE_BAYES_MAX_DEFAULT 8.0
 
 /* Sender behaviour (score_sender.c): defaults of the options. */
 #define SCORE_DAY_MS (86400 * (int64_t)1000)
@@ -115,7 +128,8 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
                                        "bayes",      "correspondents",  "correspondent_window",
                                        "reputation", "reputation_spam", "sender_store",
                                        NULL};
-    static const char *const bayes_keys[] = {"store", "autolearn_spam", "autolearn_ham", NULL};
+    static const char *const bayes_keys[] = {
+        "store", "autolearn_spam", "autolearn_ham", "weight", "scale", "min", "max", NULL};
     if (argc > 1) {
         sl_log_error(NULL, "unknown argument %s (options go in the stage's options: map)", argv[1]);
         return -1;
@@ -167,6 +181,14 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
         sl_strlcpy(store, sl_cfg_get_str(cfg, bayes, "store", store), sizeof store);
         self->autolearn_spam = sl_cfg_get_double(cfg, bayes, "autolearn_spam", 1e9, -1e6, 1e9);
         self->autolearn_ham = sl_cfg_get_double(cfg, bayes, "autolearn_ham", -1e9, -1e9, 1e6);
+        const char *weight = sl_cfg_get_str(cfg, bayes, "weight", "logodds");
+        self->bayes_bands = strcmp(weight, "bands") == 0;
+        if (!self->bayes_bands && strcmp(weight, "logodds") != 0)
+            sl_cfg_expected(cfg, sl_cfg_get(bayes, "weight"), "bands or logodds");
+        self->bayes_scale =
+            sl_cfg_get_double(cfg, bayes, "scale", SCORE_BAYES_SCALE_DEFAULT, 0, 100);
+        self->bayes_min = sl_cfg_get_double(cfg, bayes, "min", SCORE_BAYES_MIN_DEFAULT, -1000, 0);
+        self->bayes_max = sl_cfg_get_double(cfg, bayes, "max", SCORE_BAYES_MAX_DEFAULT, 0, 1000);
     }
     self->correspondents = sl_cfg_get_bool(cfg, opts, "correspondents", false);
     self->reputation = sl_cfg_get_bool(cfg, opts, "reputation", false);
@@ -456,8 +478,12 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
     double p = -1;
     if (self->bayes != NULL && score_bayes_classify(self->bayes, body.ptr, body.len, &p) == 1) {
         char info[32];
-        snprintf(info, sizeof info, "p=%.4f", p);
-        if (p >= SCORE_BAYES_SPAM_P)
+        snprintf(info, sizeof info, "p=%.6g", p);
+        if (!self->bayes_bands)
+            s_hit("BAYES_LOGODDS",
+                  score_bayes_logodds(p, self->bayes_scale, self->bayes_min, self->bayes_max), info,
+                  &scan);
+        else if (p >= SCORE_BAYES_SPAM_P)
             s_hit("BAYES_SPAM", SCORE_W_BAYES_SPAM, info, &scan);
         else if (p >= SCORE_BAYES_PROBABLE_P)
             s_hit("BAYES_PROBABLE_SPAM", SCORE_W_BAYES_PROBABLE_SPAM, info, &scan);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #define BAYES_QUERY_BATCH 200 /* tokens per SELECT ... IN (...) */
+#define BAYES_P_EDGE 1e-12    /* score_bayes_logodds keeps p this far from 0 and 1 */
 
 struct score_bayes {
     sl_store_t *store;    /* one handle, used under lock */
@@ -365,6 +366,16 @@ score_bayes_classify(score_bayes_t *self, const char *msg, size_t len, double *p
     free(tokens);
     s_set_free(&set);
     return rc;
+}
+
+double
+score_bayes_logodds(double p, double scale, double min, double max)
+{
+    if (!(p == p)) /* NaN */
+        p = 0.5;
+    p = p < BAYES_P_EDGE ? BAYES_P_EDGE : p > 1.0 - BAYES_P_EDGE ? 1.0 - BAYES_P_EDGE : p;
+    double w = scale * log10(p / (1.0 - p));
+    return w < min ? min : w > max ? max : w;
 }
 
 int

@@ -37,6 +37,11 @@ int score_bayes_commit(score_bayes_t *self);
  * classified, 0 when too little has been learned, -1 on a store error. */
 int score_bayes_classify(score_bayes_t *self, const char *msg, size_t len, double *p);
 
+/* score_bayes_logodds - the continuous Bayes weight SCALE x log10(P / (1 - P)),
+ * clamped to [MIN, MAX]; P is held within [1e-12, 1 - 1e-12], so 0 and 1
+ * (and NaN, as 0.5) stay finite. */
+double score_bayes_logodds(double p, double scale, double min, double max);
+
 /* score_bayes_stats - messages learned per class and distinct tokens; 0 or -1. */
 int score_bayes_stats(score_bayes_t *self, int64_t *spam, int64_t *ham, int64_t *tokens);
 

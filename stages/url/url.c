@@ -65,6 +65,7 @@ typedef struct {
     url_brand_t brands[32];
     size_t brand_count;
     url_redirect_t redirectors; /* click trackers: URL_REDIRECTOR, not URL_PHISHING */
+    bool own_trackers;          /* a tracker under the From: domain is URL_REDIRECTOR too */
 } url_stage_t;
 
 /* Symbols and default scores (from symbols.tsv, the one place they are
@@ -234,9 +235,18 @@ s_fini(void *ctx)
 static int
 s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char **argv)
 {
-    static const char *const keys[] = {"psl_file",    "max_urls",        "timeout", "lists",
-                                       "block",       "shorteners",      "brands",  "scores",
-                                       "redirectors", "redirectors_add", NULL};
+    static const char *const keys[] = {"psl_file",
+                                       "max_urls",
+                                       "timeout",
+                                       "lists",
+                                       "block",
+                                       "shorteners",
+                                       "brands",
+                                       "scores",
+                                       "redirectors",
+                                       "redirectors_add",
+                                       "own_domain_trackers",
+                                       NULL};
     if (argc > 1) {
         sl_log_error(NULL, "unknown argument %s (options go in the stage's options: map)", argv[1]);
         return -1;
@@ -272,6 +282,7 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
             self->shorteners[self->shortener_count++] = sl_xstrdup(s_default_shorteners[i]);
     s_read_brands(cfg, opts, self);
     s_read_redirectors(cfg, opts, self);
+    self->own_trackers = sl_cfg_get_bool(cfg, opts, "own_domain_trackers", true);
     const sl_cfg_node_t *scores = sl_cfg_get_map(cfg, opts, "scores");
     for (size_t i = 0; scores && i < sl_cfg_count(scores); i++) {
         const char *name = sl_cfg_key_at(scores, i);
@@ -306,9 +317,10 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
         return -1;
     }
     sl_log_info(NULL,
-                "url lists=%zu block=%zu shorteners=%zu brands=%zu redirectors=%zu max_urls=%zu",
+                "url lists=%zu block=%zu shorteners=%zu brands=%zu redirectors=%zu max_urls=%zu "
+                "own_domain_trackers=%s",
                 self->list_count, self->block_count, self->shortener_count, self->brand_count,
-                self->redirectors.count, self->max_urls);
+                self->redirectors.count, self->max_urls, self->own_trackers ? "yes" : "no");
     *ctx = self;
     return 0;
 }
@@ -398,6 +410,16 @@ s_claimed_brand(const url_stage_t *self, const char *from, const char *from_doma
                 return b;
     }
     return NULL;
+}
+
+/* s_brand_site - whether registered domain DOMAIN is one of a configured brand's. */
+static bool
+s_brand_site(const url_stage_t *self, const char *domain)
+{
+    for (size_t i = 0; i < self->brand_count; i++)
+        if (s_in(self->brands[i].domains, self->brands[i].domain_count, domain, domain))
+            return true;
+    return false;
 }
 
 /* s_once - symbol NAME with INFO (cut to what a verdict holds) unless *DONE. */
@@ -534,6 +556,9 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
     s_from(sl_msg_body(msg), from, sizeof from);
     s_from_domain(from, from_domain, sizeof from_domain);
     const url_brand_t *brand = s_claimed_brand(self, from, from_domain);
+    char sender[URL_HOST_MAX + 1] = ""; /* From:'s registered domain, for its own trackers */
+    if (self->own_trackers && from_domain[0] != '\0')
+        sl_strlcpy(sender, s_domain(self, from_domain), sizeof sender);
 
     bool phish = false, redirector = false, shortener = false, brand_hit = false, block = false;
     bool flag_done[sizeof s_flag_symbols / sizeof s_flag_symbols[0]] = {false};
@@ -545,11 +570,14 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
         if (u->text_host[0] != '\0') {
             char shown[URL_HOST_MAX + 1];
             sl_strlcpy(shown, s_domain(self, u->text_host), sizeof shown);
-            url_link_t link = url_link_check(&self->redirectors, shown, u->host, domain, u->url);
+            /* A link showing a configured brand's site keeps URL_PHISHING even
+             * through the sender's own host: that is the lie that matters. */
+            url_link_t link = url_link_check(&self->redirectors, shown, u->host, domain, u->url,
+                                             s_brand_site(self, shown) ? NULL : sender);
             if (link != URL_LINK_OK) {
-                snprintf(info, sizeof info, "text shows %s, link goes to %s", u->text_host,
-                         u->host);
-                if (link == URL_LINK_REDIRECTOR)
+                snprintf(info, sizeof info, "text shows %s, link goes to %s%s", u->text_host,
+                         u->host, link == URL_LINK_SENDER ? " (the From: domain's own)" : "");
+                if (link == URL_LINK_REDIRECTOR || link == URL_LINK_SENDER)
                     s_once(verdict, &redirector, "URL_REDIRECTOR", info);
                 else
                     s_once(verdict, &phish, "URL_PHISHING", info);

@@ -131,12 +131,19 @@ s_same_label(const char *a, const char *b)
 
 url_link_t
 url_link_check(const url_redirect_t *self, const char *shown, const char *host, const char *domain,
-               const char *url)
+               const char *url, const char *sender)
 {
     if (strcmp(shown, domain) == 0 || s_same_label(shown, domain))
         return URL_LINK_OK;
     const char *query = strchr(url, '?');
     if (query != NULL && strstr(query, shown) != NULL)
         return URL_LINK_OK; /* a redirector naming the shown site in its query is not a lie */
-    return url_redirect_has(self, host) ? URL_LINK_REDIRECTOR : URL_LINK_MISMATCH;
+    if (url_redirect_has(self, host))
+        return URL_LINK_REDIRECTOR;
+    /* The href stays with the sender (who owns the From: domain, forged or
+     * not): it names no other party's site, so this is the mailer's tracker.
+     * Bare IPs never count: they are nobody's registered domain. */
+    if (sender != NULL && sender[0] != '\0' && !url_host_is_ip(host) && strcmp(domain, sender) == 0)
+        return URL_LINK_SENDER;
+    return URL_LINK_MISMATCH;
 }

@@ -7,6 +7,8 @@
  * goes to the tracker. That is not phishing; url_link_check tells it apart
  * from a lie. The shipped list is stages/url/redirectors.txt, compiled in
  * (url_redirectors.h is generated from it); options replace or extend it.
+ * A tracker under the From: header's own registered domain (clickthru.
+ * online.com in mail from newsletter.online.com) is not a lie either.
  * Entries are domains: one matches that host and every host below it.
  * Tests: tests/unit/test_url_redirect.c
  */
@@ -29,6 +31,7 @@ typedef enum {
     URL_LINK_OK,       /* the text shows the href's site (or one owner's, or it is in the query) */
     URL_LINK_MISMATCH, /* the text shows one site, the href goes to another: URL_PHISHING */
     URL_LINK_REDIRECTOR, /* ... through a known redirector: URL_REDIRECTOR */
+    URL_LINK_SENDER,     /* ... through a host of the From: domain's own: URL_REDIRECTOR */
 } url_link_t;
 
 /* url_redirect_add - appends domain NAME (lower-cased; a trailing dot
@@ -45,8 +48,11 @@ bool url_redirect_has(const url_redirect_t *self, const char *host);
 void url_redirect_clear(url_redirect_t *self);
 
 /* url_link_check - a link whose text shows registered domain SHOWN and whose
- * href URL goes to HOST with registered domain DOMAIN. */
+ * href URL goes to HOST with registered domain DOMAIN, in mail whose From:
+ * header has registered domain SENDER (NULL or "" when there is none or the
+ * own-domain rule is off): a mismatch whose href is under SENDER is the
+ * sender's own click tracker (URL_LINK_SENDER), not another brand's site. */
 url_link_t url_link_check(const url_redirect_t *self, const char *shown, const char *host,
-                          const char *domain, const char *url);
+                          const char *domain, const char *url, const char *sender);
 
 #endif

@@ -6,8 +6,10 @@ copied with only its paths and ports moved into a temporary folder and its
 DNS pointed at a loopback test server; then real mail goes in over SMTP with
 STARTTLS and must come out at the downstream server configured for
 example.com, filtered: a clean message delivered with Authentication-Results,
-an EICAR attachment held as a virus, a relay attempt refused.
+an EICAR attachment held as a virus, a relay attempt refused; the quarantine
+dashboard (sluice-quarantine, started by the shipped config) answers /healthz.
 """
+import http.client
 import os
 import re
 import smtplib
@@ -50,6 +52,7 @@ class ExampleConfigTest(unittest.TestCase):
         cls.dns = DnsServer("$TTL 300\n").start()
         cls.down = Downstream().start()
         cls.smtp_port, cls.metrics_port = free_port(), free_port()
+        cls.quarantine_port = free_port()
         with open(os.path.join(SOURCE, "etc", "sluice.yaml")) as f:
             text = f.read()
         moves = [
@@ -58,6 +61,7 @@ class ExampleConfigTest(unittest.TestCase):
             ("127.0.0.1:2525", "127.0.0.1:%d" % cls.smtp_port),
             ("smtp:[127.0.0.1]:2526", "smtp:[127.0.0.1]:%d" % cls.down.port),
             ("127.0.0.1:9710", "127.0.0.1:%d" % cls.metrics_port),
+            ("127.0.0.1:9720", "127.0.0.1:%d" % cls.quarantine_port),
             ("forward: []", "forward: [\"127.0.0.1@%d\"]" % cls.dns.port),
             ("user: sluice", "user: root"),
             ("archive: no", "archive: yes"),
@@ -173,6 +177,23 @@ class ExampleConfigTest(unittest.TestCase):
         for name in ("rbl", "greylist", "mime", "av-a", "av-b", "url", "headers", "score",
                      "action"):
             self.assertRegex(r.stdout, r"(?m)^%s\s+1\s" % re.escape(name))
+        # the quarantine dashboard of the shipped config, on its moved port
+        deadline, status = time.monotonic() + 30, None
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.quarantine_port, timeout=5)
+                try:
+                    conn.request("GET", "/healthz")
+                    status = conn.getresponse().status
+                finally:
+                    conn.close()
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.assertEqual(status, 200, "sluice-quarantine did not answer /healthz\n"
+                         + self.gw.tail())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ symbols, meta rules over the url stage's symbols, and that the envelope's
 score is the sum of every stage's symbol weights with the overrides applied.
 """
 import glob
+import math
 import os
 import subprocess
 import sys
@@ -61,6 +62,31 @@ def bayes_msg(spam, i):
                                               w[(i + 3) % 6], i), "%s %s" % (w[i % 6], w[(i + 4) % 6]))
 
 
+def learn(gw):
+    """Trains Bayes before the start with `sluice learn` :
+    25 spam messages as a maildir, 25 ham as an mbox."""
+    maildir = gw.path("spam")
+    for sub in ("cur", "new"):
+        os.makedirs(os.path.join(maildir, sub))
+    with open(gw.path("ham.mbox"), "wb") as mbox:
+        for i in range(25):
+            with open(os.path.join(maildir, "new", "%d.eml" % i), "wb") as f:
+                f.write(bayes_msg(True, i))
+            mbox.write(b"From x@example.com Mon Nov 23 12:00:00 2026\n" + bayes_msg(False, i)
+                       + b"\n")
+    store = "sqlite:" + gw.path("bayes.db")
+    cmd = [os.path.join(BIN, "sluice"), "learn"]
+    for mode, path in (("--spam", maildir), ("--ham", gw.path("ham.mbox"))):
+        r = subprocess.run(cmd + ["--store", store, mode, path], capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError("sluice learn %s: %s" % (mode, r.stderr))
+    r = subprocess.run(cmd + ["--store", store, "--stats"], capture_output=True, text=True,
+                       timeout=60)
+    if "spam 25\nham 25\n" not in r.stdout:
+        raise AssertionError("sluice learn --stats: %s %s" % (r.stdout, r.stderr))
+
+
 def setUpModule():
     for name in ("sluice-stage-score", "sluice", "sluice-stage-url",
                  "sluice-stage-mime"):
@@ -74,7 +100,7 @@ class Score(unittest.TestCase):
         rules = os.path.join(SOURCE, "stages", "score", "rules")
         cls.gw = Gateway(CONFIG % {"rules": rules}, name="score")
         try:
-            cls.learn()
+            learn(cls.gw)
             cls.gw.start({"mime": 1, "url": 1, "score": 1}, timeout=60)
         except Exception:
             cls.gw.cleanup()
@@ -82,33 +108,9 @@ class Score(unittest.TestCase):
         cls.n = 0
 
     @classmethod
-    def learn(cls):
-        """Trains Bayes before the start with `sluice learn` :
-        25 spam messages as a maildir, 25 ham as an mbox."""
-        maildir = cls.gw.path("spam")
-        for sub in ("cur", "new"):
-            os.makedirs(os.path.join(maildir, sub))
-        with open(cls.gw.path("ham.mbox"), "wb") as mbox:
-            for i in range(25):
-                with open(os.path.join(maildir, "new", "%d.eml" % i), "wb") as f:
-                    f.write(bayes_msg(True, i))
-                mbox.write(b"From x@example.com Mon Nov 23 12:00:00 2026\n" + bayes_msg(False, i)
-                           + b"\n")
-        store = "sqlite:" + cls.gw.path("bayes.db")
-        learn = [os.path.join(BIN, "sluice"), "learn"]
-        for mode, path in (("--spam", maildir), ("--ham", cls.gw.path("ham.mbox"))):
-            r = subprocess.run(learn + ["--store", store, mode, path], capture_output=True,
-                               text=True, timeout=60)
-            if r.returncode != 0:
-                raise AssertionError("sluice learn %s: %s" % (mode, r.stderr))
-        r = subprocess.run(learn + ["--store", store, "--stats"], capture_output=True, text=True,
-                           timeout=60)
-        if "spam 25\nham 25\n" not in r.stdout:
-            raise AssertionError("sluice learn --stats: %s %s" % (r.stdout, r.stderr))
-
-    @classmethod
     def tearDownClass(cls):
         cls.gw.cleanup()
+
 
     def scan(self, data, label):
         Score.n += 1
@@ -168,13 +170,25 @@ class Score(unittest.TestCase):
         self.assert_sum(doc, "clean")
 
     def test_bayes_after_learning(self):
+        """bayes.weight: logodds (the default): one BAYES_LOGODDS symbol weighing
+        2 x log10(p / (1 - p)) within [-6, +8]; no band symbols."""
         spam = self.scan(bayes_msg(True, 100), "bayes spam")
         ham = self.scan(bayes_msg(False, 100), "bayes ham")
-        self.assertIn("BAYES_SPAM", spam["verdicts"]["score"]["symbols"], spam["verdicts"]["score"])
-        self.assertIn("BAYES_HAM", ham["verdicts"]["score"]["symbols"], ham["verdicts"]["score"])
+        for doc, label in ((spam, "spam"), (ham, "ham")):
+            score = doc["verdicts"]["score"]
+            self.assertIn("BAYES_LOGODDS", score["symbols"], score)
+            for band in ("BAYES_SPAM", "BAYES_PROBABLE_SPAM", "BAYES_HAM"):
+                self.assertNotIn(band, score["symbols"], score)
+            p = min(max(score["fields"]["bayes_p"], 1e-12), 1 - 1e-12)
+            want = min(max(2 * math.log10(p / (1 - p)), -6), 8)
+            self.assertAlmostEqual(score["symbols"]["BAYES_LOGODDS"]["score"], want, places=3,
+                                   msg="%s: %s" % (label, score))
+            self.assertIn("p=", score["symbols"]["BAYES_LOGODDS"]["info"])
+            self.assert_sum(doc, "bayes " + label)
         self.assertGreater(spam["verdicts"]["score"]["fields"]["bayes_p"], 0.99)
         self.assertLess(ham["verdicts"]["score"]["fields"]["bayes_p"], 0.05)
-        self.assert_sum(spam, "bayes spam")
+        self.assertGreater(spam["verdicts"]["score"]["symbols"]["BAYES_LOGODDS"]["score"], 3.9)
+        self.assertLess(ham["verdicts"]["score"]["symbols"]["BAYES_LOGODDS"]["score"], -2.5)
 
     def test_spamassassin_testdata(self):
         base = os.path.join(CORPUS, "spamassassin-testdata")
@@ -194,6 +208,41 @@ class Score(unittest.TestCase):
         print("  mean score: spam %.2f, nice %.2f" % (means["spam"], means["nice"]),
               file=sys.stderr)
         self.assertGreater(means["spam"], means["nice"] + 1.0, means)
+
+
+class BayesBands(unittest.TestCase):
+    """bayes.weight: bands, and a logodds scale/clamp of the operator's."""
+
+    def run_with(self, bayes_opts, name):
+        rules = os.path.join(SOURCE, "stages", "score", "rules")
+        gw = Gateway((CONFIG % {"rules": rules}).replace("autolearn_spam: 500", bayes_opts),
+                     name=name)
+        try:
+            learn(gw)
+            gw.start({"mime": 1, "url": 1, "score": 1}, timeout=60)
+            docs = []
+            for i, spam in ((0, True), (1, False)):
+                path = gw.path("m%d.eml" % i)
+                with open(path, "wb") as f:
+                    f.write(bayes_msg(spam, 100))
+                rc, doc, err = gw.submit(path, timeout=120)
+                self.assertEqual(rc, 0, "%s\n%s" % (err, gw.tail()))
+                docs.append(doc["verdicts"]["score"])
+            return docs
+        finally:
+            gw.cleanup()
+
+    def test_bands(self):
+        spam, ham = self.run_with("weight: bands", "score-bands")
+        self.assertEqual(spam["symbols"]["BAYES_SPAM"]["score"], 5, spam)
+        self.assertEqual(ham["symbols"]["BAYES_HAM"]["score"], -3, ham)
+        self.assertNotIn("BAYES_LOGODDS", spam["symbols"], spam)
+
+    def test_logodds_scale_and_clamp(self):
+        spam, ham = self.run_with("weight: logodds, scale: 10, min: -2, max: 3",
+                                 "score-clamp")
+        self.assertAlmostEqual(spam["symbols"]["BAYES_LOGODDS"]["score"], 3, places=6, msg=spam)
+        self.assertAlmostEqual(ham["symbols"]["BAYES_LOGODDS"]["score"], -2, places=6, msg=ham)
 
 
 if __name__ == "__main__":

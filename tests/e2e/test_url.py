@@ -179,6 +179,31 @@ class Url(unittest.TestCase):
         self.assertIn("URL_PHISHING", url["symbols"], url)
         self.assertNotIn("URL_REDIRECTOR", url["symbols"], url)
 
+    def test_sender_own_tracker_is_not_phishing(self):
+        """own_domain_trackers (default on): a tracker under the From: domain."""
+        html = ('<a href="http://clickthru.online.example/Click?q=8c-x">www.buy.example</a>')
+        url = self.scan(eml(html, "text/html", sender="zdnet@newsletter.online.example"),
+                        "own tracker")
+        self.assertNotIn("URL_PHISHING", url["symbols"], url)
+        self.assertIn("URL_REDIRECTOR", url["symbols"], url)
+        self.assertAlmostEqual(url["symbols"]["URL_REDIRECTOR"]["score"], 0.1)
+        self.assertIn("clickthru.online.example (the From: domain's own)",
+                      url["symbols"]["URL_REDIRECTOR"]["info"])
+        # The same link from another domain is still phishing.
+        url = self.scan(eml(html, "text/html", sender="news@other.example"), "foreign tracker")
+        self.assertIn("URL_PHISHING", url["symbols"], url)
+        # A phisher's own domain showing a configured brand's site: still phishing,
+        # and the brand's login-page check still fires.
+        url = self.scan(eml('<a href="https://login.evil.example/signin">www.paypal.com</a>',
+                            "text/html", sender="service@evil.example", display="PayPal "),
+                        "own domain showing a brand")
+        self.assertIn("URL_PHISHING", url["symbols"], url)
+        self.assertIn("URL_BRAND_MISMATCH", url["symbols"], url)
+        # A bare IP never counts as the sender's own.
+        url = self.scan(eml('<a href="http://192.0.2.7/x">www.mybank.example</a>', "text/html",
+                            sender="x@[192.0.2.7]"), "ip sender")
+        self.assertIn("URL_PHISHING", url["symbols"], url)
+
     def test_url_limit(self):
         body = " ".join("http://h%d.example/" % i for i in range(60))
         url = self.scan(eml(body), "limit")
@@ -202,6 +227,28 @@ class Url(unittest.TestCase):
                 with open(os.path.join(msgs, name), "rb") as f:
                     url = self.scan(f.read(), name)
                 self.assertEqual(symbol in url["symbols"], want, "%s: %s" % (name, url))
+
+
+class UrlOwnTrackersOff(unittest.TestCase):
+    """own_domain_trackers: false brings back URL_PHISHING for the sender's tracker."""
+
+    def test_own_tracker_is_phishing_when_off(self):
+        gw = Gateway("stages:\n  - name: mime\n    command: [sluice-stage-mime]\n"
+                     "  - name: url\n    command: [sluice-stage-url]\n"
+                     "    options: {own_domain_trackers: false}\n"
+                     "graphs:\n  default:\n    content: [mime, url]\n", name="url-off")
+        try:
+            gw.start({"mime": 1, "url": 1}, timeout=60)
+            path = gw.path("m.eml")
+            with open(path, "wb") as f:
+                f.write(eml('<a href="http://clickthru.online.example/Click?q=1">'
+                            'www.buy.example</a>', "text/html",
+                            sender="zdnet@newsletter.online.example"))
+            rc, doc, err = gw.submit(path, timeout=120)
+            self.assertEqual(rc, 0, "%s\n%s" % (err, gw.tail()))
+            self.assertIn("URL_PHISHING", doc["verdicts"]["url"]["symbols"], doc)
+        finally:
+            gw.cleanup()
 
 
 if __name__ == "__main__":

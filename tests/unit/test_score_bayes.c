@@ -2,7 +2,8 @@
  * tests/unit/test_score_bayes.c - the score stage's Bayes classifier
  * (stages/score/score_bayes.c) and `sluice learn` (supervisor/sluice_learn.c):
  * tokens, the minimum before classifying, learning from a maildir and an
- * mbox, spam and ham told apart, stats, refused usage.
+ * mbox, spam and ham told apart, stats, refused usage; the continuous
+ * weight of bayes.weight: logodds (scale, clamp, the edges 0, 1 and NaN).
  */
 #include "score_bayes.h"
 #include "sluice_learn.h"
@@ -12,6 +13,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,37 @@ test_learn_command(void **state)
     assert_int_equal(sluice_learn_main(4, bad_store), 2);
 }
 
+/* score_bayes_logodds - scale x log10(p / (1 - p)), clamped. */
+static void
+test_logodds(void **state)
+{
+    (void)state;
+    static const struct {
+        double p, scale, min, max, want;
+    } cases[] = {
+        {0.5, 2, -6, 8, 0.0},           {0.99, 2, -6, 8, 3.991},   {0.9, 2, -6, 8, 1.908},
+        {0.01, 2, -6, 8, -3.991},       {0.9999, 2, -6, 8, 7.999}, {0.99999, 2, -6, 8, 8.0},
+        {1.0, 2, -6, 8, 8.0},           {0.0, 2, -6, 8, -6.0},     {1e-5, 2, -6, 8, -6.0},
+        {0.99999, 2, -100, 100, 9.999}, {1.0, 2, -100, 100, 24.0}, {0.0, 2, -100, 100, -24.0},
+        {0.99, 1, -6, 8, 1.996},        {0.99, 0, -6, 8, 0.0},     {-0.5, 2, -6, 8, -6.0},
+        {1.5, 2, -6, 8, 8.0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double got = score_bayes_logodds(cases[i].p, cases[i].scale, cases[i].min, cases[i].max);
+        if (fabs(got - cases[i].want) > 0.002)
+            fail_msg("p=%g scale=%g [%g, %g]: got %.4f, expected %.4f", cases[i].p, cases[i].scale,
+                     cases[i].min, cases[i].max, got, cases[i].want);
+    }
+    assert_true(fabs(score_bayes_logodds(NAN, 2, -6, 8)) < 1e-9); /* as 0.5 */
+    /* Monotonic in p: a higher probability never weighs less. */
+    double last = -1e9;
+    for (int i = 0; i <= 1000; i++) {
+        double w = score_bayes_logodds(i / 1000.0, 2, -6, 8);
+        assert_true(w >= last);
+        last = w;
+    }
+}
+
 int
 main(void)
 {
@@ -170,6 +203,7 @@ main(void)
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_learn_and_classify),
         cmocka_unit_test(test_learn_command),
+        cmocka_unit_test(test_logodds),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_url_redirect.c - click-tracking redirectors
  * (stages/url/url_redirect.c): the shipped list, host matching, list files
- * and hostile entries, and the link-text check that sends trackers to
+ * and hostile entries, and the link-text check that sends trackers (listed
+ * ones, and those under the From: header's own registered domain) to
  * URL_REDIRECTOR instead of URL_PHISHING.
  */
 #include "url_redirect.h"
@@ -157,16 +158,58 @@ test_link_check(void **state)
          "evil.example", "http://sendgrid.net.evil.example/", URL_LINK_MISMATCH},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        url_link_t got =
-            url_link_check(&list, cases[i].shown, cases[i].host, cases[i].domain, cases[i].url);
+        url_link_t got = url_link_check(&list, cases[i].shown, cases[i].host, cases[i].domain,
+                                        cases[i].url, NULL);
         if (got != cases[i].want)
             fail_msg("case %s: got %d, expected %d", cases[i].label, got, cases[i].want);
     }
     /* Without the list, a tracker is a mismatch (the old behaviour). */
     url_redirect_t empty = {0};
     assert_int_equal(url_link_check(&empty, "shop.example", "shop.us1.list-manage.com",
-                                    "list-manage.com", "https://shop.us1.list-manage.com/t"),
+                                    "list-manage.com", "https://shop.us1.list-manage.com/t", NULL),
                      URL_LINK_MISMATCH);
+    url_redirect_clear(&list);
+}
+
+/* The sender's own tracker: the href under the From: header's registered
+ * domain is URL_LINK_SENDER; anything else keeps its old answer. */
+static void
+test_link_check_sender(void **state)
+{
+    (void)state;
+    url_redirect_t list = {0};
+    url_redirect_defaults(&list);
+    static const struct {
+        const char *label, *shown, *host, *domain, *url, *sender;
+        url_link_t want;
+    } cases[] = {
+        {"ZDNet Shopper tracker", "buy.com", "clickthru.online.com", "online.com",
+         "http://clickthru.online.com/Click?q=8c-x", "online.com", URL_LINK_SENDER},
+        {"Daily Dilbert tracker", "dilbert.com", "ummail4.unitedmedia.com", "unitedmedia.com",
+         "http://ummail4.unitedmedia.com:80/Click?q=1", "unitedmedia.com", URL_LINK_SENDER},
+        {"rule off (no sender)", "buy.com", "clickthru.online.com", "online.com",
+         "http://clickthru.online.com/Click?q=1", NULL, URL_LINK_MISMATCH},
+        {"empty sender", "buy.com", "clickthru.online.com", "online.com",
+         "http://clickthru.online.com/Click?q=1", "", URL_LINK_MISMATCH},
+        {"href elsewhere than the sender", "mybank.example", "login.evil.example", "evil.example",
+         "http://login.evil.example/x", "sender.example", URL_LINK_MISMATCH},
+        {"sender only a suffix of the href domain", "mybank.example", "x.notonline.com",
+         "notonline.com", "http://x.notonline.com/", "online.com", URL_LINK_MISMATCH},
+        {"href domain a suffix of the sender", "mybank.example", "com", "com", "http://com/",
+         "online.com", URL_LINK_MISMATCH},
+        {"bare IP equal to an IP sender", "mybank.example", "192.0.2.1", "192.0.2.1",
+         "http://192.0.2.1/login", "192.0.2.1", URL_LINK_MISMATCH},
+        {"listed redirector wins", "shop.example", "shop.us1.list-manage.com", "list-manage.com",
+         "https://shop.us1.list-manage.com/t", "list-manage.com", URL_LINK_REDIRECTOR},
+        {"same site stays ok", "online.com", "www.online.com", "online.com",
+         "http://www.online.com/", "online.com", URL_LINK_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        url_link_t got = url_link_check(&list, cases[i].shown, cases[i].host, cases[i].domain,
+                                        cases[i].url, cases[i].sender);
+        if (got != cases[i].want)
+            fail_msg("case %s: got %d, expected %d", cases[i].label, got, cases[i].want);
+    }
     url_redirect_clear(&list);
 }
 
@@ -178,6 +221,7 @@ main(void)
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_link_check),
+        cmocka_unit_test(test_link_check_sender),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

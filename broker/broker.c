@@ -9,7 +9,6 @@
 #include "sl_log.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <msgpack.h>
 #include <poll.h>
 #include <signal.h>
@@ -384,26 +383,10 @@ s_run(broker_t *b)
 int
 main(int argc, char **argv)
 {
-    const char *config = NULL;
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-        if (c == 'c') {
-            config = optarg;
-        } else {
-            fprintf(stderr, "usage: sluice-broker [-c sluice.yaml]\n");
-            return 2;
-        }
-    }
-    sl_log_open("sluice-broker", SL_LOG_INFO);
-    char err[8192];
-    sl_conf_t *conf = sl_conf_load(config, err, sizeof err);
-    if (conf == NULL) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    sl_log_set_level((sl_log_level_t) conf->log_level);
+    int rc = 0;
+    sl_conf_t *conf = sl_conf_daemon(argc, argv, "sluice-broker", &rc);
+    if (conf == NULL)
+        return rc;
     mkdir(conf->run_dir, 0755);
 
     struct sigaction sa = {.sa_handler = s_on_signal};
@@ -428,7 +411,7 @@ main(int argc, char **argv)
         else
             sl_log_info(NULL, "metrics listen=%s path=/metrics", listen);
     }
-    int rc = s_run(&b);
+    rc = s_run(&b);
     broker_metrics_stop(&b.metrics);
     /* Messages still here are re-submitted by their submitters: the spool is the truth. */
     broker_free_all(&b);

@@ -14,30 +14,17 @@
 int
 main(int argc, char **argv)
 {
-    const char *config = NULL;
-    for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-            config = argv[++i];
-        else {
-            fprintf(stderr, "usage: sluice-delivery [-c sluice.yaml]\n");
-            return 2;
-        }
-    }
-    sl_log_open("sluice-delivery", SL_LOG_INFO);
-    char err[16384];
-    sl_conf_t *conf = sl_conf_load(config, err, sizeof err);
-    if (conf == NULL) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    sl_log_set_level((sl_log_level_t)conf->log_level);
+    int rc = 0;
+    sl_conf_t *conf = sl_conf_daemon(argc, argv, "sluice-delivery", &rc);
+    if (conf == NULL)
+        return rc;
     delivery_conf_t cf;
     if (delivery_conf_read(conf, &cf) != 0) {
         fprintf(stderr, "%s\n", sl_cfg_errors(conf->cfg));
         sl_conf_destroy(&conf);
         return 1;
     }
-    int rc = delivery_run(&cf);
+    rc = delivery_run(&cf);
     sl_conf_destroy(&conf);
     return rc;
 }

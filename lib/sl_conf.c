@@ -629,3 +629,28 @@ sl_conf_graph(const sl_conf_t *self, const char *name)
             return &self->graphs[i];
     return NULL;
 }
+
+sl_conf_t *
+sl_conf_daemon(int argc, char **argv, const char *prog, int *rc)
+{
+    const char *config = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            config = argv[++i];
+        } else {
+            fprintf(stderr, "usage: %s [-c sluice.yaml]\n", prog);
+            *rc = 2;
+            return NULL;
+        }
+    }
+    sl_log_open(prog, SL_LOG_INFO);
+    char err[16384];
+    sl_conf_t *conf = sl_conf_load(config, err, sizeof err);
+    if (conf == NULL) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        *rc = 1;
+        return NULL;
+    }
+    sl_log_set_level((sl_log_level_t)conf->log_level);
+    return conf;
+}

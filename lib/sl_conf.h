@@ -94,6 +94,12 @@ typedef struct {
 /* sl_conf_load - read and validate PATH (NULL = embedded default). On any
  * error returns NULL and writes every "file:line: reason" line into ERR. */
 sl_conf_t *sl_conf_load(const char *path, char *err, size_t errlen);
+
+/* sl_conf_daemon - the common start of a daemon PROG run as `PROG [-c FILE]`:
+ * the log opened under PROG, the config loaded (no -c: the embedded default)
+ * and its log level set. NULL with *RC = 2 (usage) or 1 (config errors,
+ * written to stderr). */
+sl_conf_t *sl_conf_daemon(int argc, char **argv, const char *prog, int *rc);
 /* sl_conf_from_cfg - validate an already parsed tree; takes *cfg_p (nulls it). */
 sl_conf_t *sl_conf_from_cfg(sl_cfg_t **cfg_p, char *err, size_t errlen);
 void sl_conf_destroy(sl_conf_t **self_p);

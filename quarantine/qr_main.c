@@ -63,23 +63,11 @@ s_housekeeping(qr_ctx_t *ctx, uint64_t now, uint64_t *next_purge, uint64_t *next
 int
 main(int argc, char **argv)
 {
-    const char *config = NULL;
-    for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-            config = argv[++i];
-        else {
-            fprintf(stderr, "usage: sluice-quarantine [-c FILE]\n");
-            return 2;
-        }
-    }
-    sl_log_open("sluice-quarantine", SL_LOG_INFO);
+    int rc = 0;
+    sl_conf_t *conf = sl_conf_daemon(argc, argv, "sluice-quarantine", &rc);
+    if (conf == NULL)
+        return rc;
     char err[16384];
-    sl_conf_t *conf = sl_conf_load(config, err, sizeof err);
-    if (conf == NULL) {
-        sl_log_error(NULL, "config: %s", err);
-        return 1;
-    }
-    sl_log_set_level((sl_log_level_t)conf->log_level);
     static qr_ctx_t ctx; /* large: not on the stack */
     if (qr_conf_load(&ctx, conf->cfg, conf->data_dir, true, err, sizeof err) != 0) {
         sl_log_error(NULL, "config: %s", err);

@@ -23,7 +23,7 @@
 # Knobs (environment, defaults in brackets): SLUICE_BUILD [build], MSGS [5000, per size and
 #   system], SESSIONS [20], SIZES ["5120 102400"], RUNS [1; the peers report the median of
 #   RUNS, sluice too], PROBE [500], IDLE_PROBE [200, the probe alone after the load], DRAIN_TIMEOUT [120 s], SEND_TIMEOUT [600 s],
-#   SKIP_PEERS [unset; 1 runs sluice only], PEERS [/work/shared/peers].
+#   SKIP_PEERS [unset; 1 runs sluice only], PEERS [/work/shared/peers], SYNC_THREADS [16: spool.sync_threads].
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SLUICE_BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
@@ -128,6 +128,7 @@ smtpd:
   user: root
 spool:
   dir: $d/spool
+  sync_threads: ${SYNC_THREADS:-16}
 EOF
 }
 

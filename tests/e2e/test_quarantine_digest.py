@@ -163,7 +163,9 @@ class DigestTest(unittest.TestCase):
         self.set_digest(http_port, "d@example.com", "daily", hour, 0)
         self.set_digest(http_port, RCPT, "daily", hour, 0)
         self.set_digest(http_port, MANY_RCPT, "weekly", hour, (time.gmtime().tm_wday + 1) % 7)
-        self.assertEqual(ds.snapshot(), [], "the spam was delivered instead of quarantined")
+        # (a digest may already have gone out: digest_interval is short)
+        self.assertEqual([m for m in ds.snapshot() if m[0] != DIGEST_FROM], [],
+                         "the spam was delivered instead of quarantined")
 
         # 3. the digests arrive downstream
         got = ds.wait(2, timeout=DIGEST_WAIT_S)

@@ -718,3 +718,18 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
     sl_log_info(NULL, "stage stopped name=%s", name);
     return rc;
 }
+
+void
+sl_symbol_name(const char *prefix, const char *name, char *out, size_t size)
+{
+    size_t n = (size_t)snprintf(out, size, "%s", prefix);
+    if (n >= size)
+        n = size - 1;
+    for (size_t i = 0; name[i] && n + 1 < size; i++) {
+        char c = name[i];
+        out[n++] = c >= 'a' && c <= 'z'                               ? (char)(c - 'a' + 'A')
+                   : (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c
+                                                                      : '_';
+    }
+    out[n] = '\0';
+}

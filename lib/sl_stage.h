@@ -64,4 +64,9 @@ typedef struct {
 /* sl_stage_main - runs the stage until SIGTERM/SIGINT; the process exit code. */
 int sl_stage_main(int argc, char **argv, const sl_stage_def_t *def);
 
+/* sl_symbol_name - a symbol name made from configured text: PREFIX, then
+ * NAME upper-cased with every byte that is not a letter or digit as '_'
+ * ("zen.example" -> "RBL_ZEN_EXAMPLE" with prefix "RBL_"); cut to SIZE-1. */
+void sl_symbol_name(const char *prefix, const char *name, char *out, size_t size);
+
 #endif

@@ -48,20 +48,6 @@ typedef struct {
 
 /* --- options --- */
 
-/* s_symbol - "RBL_" and NAME in capitals, other characters as '_'. */
-static void
-s_symbol(const char *name, char *out, size_t size)
-{
-    size_t n = (size_t)snprintf(out, size, "RBL_");
-    for (size_t i = 0; name[i] && n + 1 < size; i++) {
-        char c = name[i];
-        out[n++] = c >= 'a' && c <= 'z'                               ? (char)(c - 'a' + 'A')
-                   : (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c
-                                                                      : '_';
-    }
-    out[n] = '\0';
-}
-
 static bool
 s_zone_valid(const char *zone)
 {
@@ -119,7 +105,8 @@ s_read_list(sl_cfg_t *cfg, const sl_cfg_node_t *node, rbl_list_t *list)
     double weight = sl_cfg_get_double(cfg, node, "weight", 1.0, -1000.0, 1000.0);
     /* An allow list lowers the sum whichever sign the operator wrote. */
     list->weight = list->allow ? -(weight < 0 ? -weight : weight) : weight;
-    s_symbol(sl_cfg_get_str(cfg, node, "name", zone), list->symbol, sizeof list->symbol);
+    sl_symbol_name("RBL_", sl_cfg_get_str(cfg, node, "name", zone), list->symbol,
+                   sizeof list->symbol);
     list->ipv6 = sl_cfg_get_bool(cfg, node, "ipv6", true);
     list->bitmask = (uint32_t)sl_cfg_get_int(cfg, node, "bitmask", 0, 0, UINT32_MAX);
     s_read_cidrs(cfg, node, "codes", &list->codes, true);

@@ -92,19 +92,6 @@ s_score(const char *name)
 
 /* --- options --- */
 
-static void
-s_symbol_name(const char *prefix, const char *name, char *out, size_t size)
-{
-    size_t n = (size_t)snprintf(out, size, "%s", prefix);
-    for (size_t i = 0; name[i] && n + 1 < size; i++) {
-        char c = name[i];
-        out[n++] = c >= 'a' && c <= 'z'                               ? (char)(c - 'a' + 'A')
-                   : (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c
-                                                                      : '_';
-    }
-    out[n] = '\0';
-}
-
 static size_t
 s_read_names(sl_cfg_t *cfg, const sl_cfg_node_t *map, const char *key, char **names)
 {
@@ -146,7 +133,7 @@ s_read_list(sl_cfg_t *cfg, const sl_cfg_node_t *node, url_dnsbl_t *list)
     if (!list->ip && strcmp(type, "domain") != 0)
         sl_cfg_expected(cfg, sl_cfg_get(node, "type"), "domain or ip");
     list->weight = sl_cfg_get_double(cfg, node, "weight", s_score("URL_BLOCKLISTED"), -1000, 1000);
-    s_symbol_name("URL_", sl_cfg_get_str(cfg, node, "name", zone), list->symbol,
+    sl_symbol_name("URL_", sl_cfg_get_str(cfg, node, "name", zone), list->symbol,
                   sizeof list->symbol);
     const sl_cfg_node_t *bits = sl_cfg_get_map(cfg, node, "bits");
     for (size_t i = 0; bits && i < sl_cfg_count(bits); i++) {
@@ -154,7 +141,7 @@ s_read_list(sl_cfg_t *cfg, const sl_cfg_node_t *node, url_dnsbl_t *list)
             sl_cfg_expected(cfg, bits, "at most %d bits", URL_BITS_MAX);
             break;
         }
-        s_symbol_name("", sl_cfg_key_at(bits, i), list->bits[list->bit_count].symbol,
+        sl_symbol_name("", sl_cfg_key_at(bits, i), list->bits[list->bit_count].symbol,
                       sizeof list->bits[0].symbol);
         list->bits[list->bit_count].mask =
             (uint32_t)sl_cfg_get_int(cfg, bits, sl_cfg_key_at(bits, i), 0, 1, 0xffffff);

@@ -60,6 +60,8 @@ typedef struct {
     double bayes_scale;      /* logodds: weight = scale x log10(p / (1 - p)) ... */
     double bayes_min;        /* ... clamped to [min, max] */
     double bayes_max;        /* (defaults: SCORE_BAYES_*_DEFAULT) */
+    double bayes_strength;   /* bayes.strength: Robinson's s */
+    size_t bayes_interesting; /* bayes.interesting: tokens that decide */
     score_sender_t *sender;  /* NULL unless correspondents: or reputation: */
     bool correspondents;     /* learn from outbound, lower known senders' scores */
     bool reputation;         /* per-sender history of inbound scores */
@@ -74,7 +76,7 @@ typedef struct {
 /* bayes.weight: logodds (the default): BAYES_LOGODDS weighs
  * scale x log10(p / (1 - p)), clamped; p = 0.99 gives +4, 0.9999 +8, 0.01 -4.
  * Defaults of bayes.scale, bayes.min and bayes.max (score_bayes_logodds). */
-#define SCORE_BAYES_SCALE_DEFAULT 2.0
+#define SCORE_BAYES_SCALE_DEFAULT 3.0
 #define SCORE_BAYES_MIN_DEFAULT (-6.0)
 #define SCORE_BAYES_MAX_DEFAULT 8.0
 
@@ -129,7 +131,8 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
                                        "reputation", "reputation_spam", "sender_store",
                                        NULL};
     static const char *const bayes_keys[] = {
-        "store", "autolearn_spam", "autolearn_ham", "weight", "scale", "min", "max", NULL};
+        "store", "autolearn_spam", "autolearn_ham", "weight",      "scale",
+        "min",   "max",            "strength",      "interesting", NULL};
     if (argc > 1) {
         sl_log_error(NULL, "unknown argument %s (options go in the stage's options: map)", argv[1]);
         return -1;
@@ -189,6 +192,10 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
             sl_cfg_get_double(cfg, bayes, "scale", SCORE_BAYES_SCALE_DEFAULT, 0, 100);
         self->bayes_min = sl_cfg_get_double(cfg, bayes, "min", SCORE_BAYES_MIN_DEFAULT, -1000, 0);
         self->bayes_max = sl_cfg_get_double(cfg, bayes, "max", SCORE_BAYES_MAX_DEFAULT, 0, 1000);
+        self->bayes_strength =
+            sl_cfg_get_double(cfg, bayes, "strength", BAYES_STRENGTH, 0.01, 100);
+        self->bayes_interesting =
+            (size_t)sl_cfg_get_int(cfg, bayes, "interesting", BAYES_INTERESTING, 1, 1000);
     }
     self->correspondents = sl_cfg_get_bool(cfg, opts, "correspondents", false);
     self->reputation = sl_cfg_get_bool(cfg, opts, "reputation", false);
@@ -209,6 +216,8 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
         sl_log_error(NULL, "score bayes: %s", err);
         bad_cfg = true;
     }
+    if (self->bayes != NULL)
+        score_bayes_tune(self->bayes, self->bayes_strength, self->bayes_interesting);
     if (!bad_cfg && (self->correspondents || self->reputation) &&
         (self->sender = score_sender_open(sender_store, err, sizeof err)) == NULL) {
         sl_log_error(NULL, "score sender store: %s", err);

@@ -16,7 +16,9 @@
 
 #define BAYES_TOKENS_MAX 3000    /* distinct tokens taken from one message */
 #define BAYES_TOKEN_MAX 40       /* octets of one token; longer words are skipped */
-#define BAYES_INTERESTING 150    /* tokens furthest from 0.5 that decide */
+#define BAYES_INTERESTING 20     /* tokens furthest from 0.5 that decide (default) */
+#define BAYES_STRENGTH 0.45      /* Robinson's s (default; SpamBayes' value) */
+#define BAYES_MIN_DEVIATION 0.1  /* tokens with |f(w) - 0.5| below this are ignored */
 #define BAYES_MIN_LEARNED 20     /* messages of each class before classifying */
 #define BAYES_SCAN_MAX (1 << 20) /* octets of a message tokenized */
 
@@ -36,6 +38,10 @@ int score_bayes_commit(score_bayes_t *self);
 /* score_bayes_classify - spam probability of MSG/LEN in 0..1 into *p; 1 when
  * classified, 0 when too little has been learned, -1 on a store error. */
 int score_bayes_classify(score_bayes_t *self, const char *msg, size_t len, double *p);
+
+/* score_bayes_tune - Robinson's strength S (> 0) and the number of most
+ * interesting tokens that decide (> 0); 0 keeps a default. Before use. */
+void score_bayes_tune(score_bayes_t *self, double strength, size_t interesting);
 
 /* score_bayes_logodds - the continuous Bayes weight SCALE x log10(P / (1 - P)),
  * clamped to [MIN, MAX]; P is held within [1e-12, 1 - 1e-12], so 0 and 1

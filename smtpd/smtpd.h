@@ -3,8 +3,8 @@
  *
  * One libevent loop owns everything: listeners, client sessions (plain or
  * OpenSSL bufferevents), the broker client's ZMQ_FD and the timers. The
- * spool is written synchronously from the loop; a 250 is only written after
- * smtpd_spool_write returned 0.
+ * spool is written (and released entries unlinked) on smtpd_sync's threads;
+ * a 250 is only written after smtpd_spool_write returned 0.
  * Tests: tests/e2e/test_smtpd_*.py
  */
 #ifndef SMTPD_H
@@ -25,7 +25,8 @@ typedef struct smtpd_queue smtpd_queue_t;
 typedef struct smtpd_replica smtpd_replica_t;
 typedef struct smtpd_sync smtpd_sync_t;
 
-/* One durable spool write, handed to a worker thread (smtpd_sync.c). */
+/* One durable spool write, handed to a worker thread (smtpd_sync.c); or, with REMOVE
+ * set, the unlink of a released entry (no buffers, no done: nobody waits for it). */
 typedef struct smtpd_sync_job {
     struct smtpd_sync_job *next;
     char id[SL_ENV_ID_MAX + 1]; /* queue id */
@@ -38,6 +39,7 @@ typedef struct smtpd_sync_job {
     void (*done)(struct smtpd_sync_job *job); /* in the loop; takes the job */
     void *arg;                                /* the session */
     bool cancelled;                           /* the session went away: undo */
+    bool remove;                              /* unlink spool entry ID, nothing else */
 } smtpd_sync_job_t;
 /* smtpd_replica_cb - the peer's answer to a PUT: OK set when its copy is durable. */
 typedef void (*smtpd_replica_cb)(void *arg, int ok, const char *why);
@@ -109,6 +111,9 @@ smtpd_sync_t *smtpd_sync_new(smtpd_t *srv, size_t threads);
 void smtpd_sync_destroy(smtpd_sync_t **self_p);
 /* smtpd_sync_write - queues JOB (taken); job->done(job) runs later in the loop. */
 void smtpd_sync_write(smtpd_sync_t *self, smtpd_sync_job_t *job);
+/* smtpd_sync_remove - unlinks spool entry ID on a worker thread, after any waiting write:
+ * an unlink can wait milliseconds for the file system's journal, and the loop must not. */
+void smtpd_sync_remove(smtpd_sync_t *self, const char *id);
 /* smtpd_sync_cancel - JOB's session is gone: done is not called, the write is undone. */
 void smtpd_sync_cancel(smtpd_sync_t *self, smtpd_sync_job_t *job);
 /* smtpd_sync_job_free - frees the job and its buffers; nulls *job_p. */

@@ -278,8 +278,7 @@ s_release(smtpd_queue_t *self, s_entry_t *e, const sl_env_t *final)
         if (!archived)
             sl_log_warn(e->id, "archive failed reason=\"%s\"", why);
     }
-    if (smtpd_spool_remove(c->spool_dir, NULL, e->id) != 0)
-        sl_log_error(e->id, "spool unlink failed: the entry will be submitted again on restart");
+    smtpd_sync_remove(self->srv->sync, e->id); /* on a thread: an unlink may wait for the journal */
     smtpd_replica_del(self->srv->replica, e->id);
     const char *cls = sl_env_str(final, SL_ENV_CLASSIFICATION);
     char failed[256] = "";

@@ -11,7 +11,9 @@
 # Usage: bench/content.sh [BUILD_DIR]   (env: CORPORA="sapc gen", WINDOW=16, CONC=4,
 #        LIMIT=0 = all messages; ROWS="clamd av-a yara av-b mime content" = which rows;
 #        WORKERS=1 and CAPACITY=2 per Sluice stage (CAPACITY=1 scans on the worker's
-#        main thread, no hand-off); DRIVER=python (default) or c: sluice-bench-pipeline
+#        main thread, no hand-off); BATCH=16 jobs per JOBS message at CAPACITY=1
+#        (the stage's batch:, broker/README.md "Batches"; 1 = one JOB at a time);
+#        DRIVER=python (default) or c: sluice-bench-pipeline
 #        --files, the C client smtpd uses, so the client is not what is measured;
 #        results appended by hand to bench/RESULTS.md)
 set -euo pipefail
@@ -24,7 +26,7 @@ WINDOW=${WINDOW:-16}
 CONC=${CONC:-4}
 LIMIT=${LIMIT:-0}
 ROWS=${ROWS:-"clamd av-a yara av-b mime content"}
-export WORKERS=${WORKERS:-1} CAPACITY=${CAPACITY:-2}
+export WORKERS=${WORKERS:-1} CAPACITY=${CAPACITY:-2} BATCH=${BATCH:-16}
 P_CLAMD=${P_CLAMD:-3311}
 OUT=${OUT:-$WORK/content-bench.tsv}
 export SLUICE_BIN=$BUILD/bin SLUICE_SOURCE=$SRC
@@ -48,8 +50,9 @@ graph = {"mime": "[mime]", "av-a": "[av-a]", "av-b": "[av-b]",
 used = [s for s in stages if s in graph]
 body = "stages:\n"
 for s in used:
-    body += "  - name: %s\n    command: %s\n    workers: %s\n    capacity: %s\n    timeout: 60s\n" % (
-        s, stages[s], os.environ["WORKERS"], os.environ["CAPACITY"])
+    body += ("  - name: %s\n    command: %s\n    workers: %s\n    capacity: %s\n    batch: %s\n"
+             "    timeout: 60s\n") % (s, stages[s], os.environ["WORKERS"], os.environ["CAPACITY"],
+                                     os.environ["BATCH"])
     if s == "av-a":
         body += "    options: {sigs: %s/stages/av-a/sigs, reload_check: 0}\n" % src
     if s == "av-b":
@@ -173,5 +176,5 @@ for corpus in $CORPORA; do
     esac
   done
 done
-echo "== content bench $(machine_facts) window=$WINDOW conc=$CONC workers=$WORKERS capacity=$CAPACITY load=$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== content bench $(machine_facts) window=$WINDOW conc=$CONC workers=$WORKERS capacity=$CAPACITY batch=$BATCH load=$(cut -d' ' -f1-3 /proc/loadavg)"
 column -t -s $'\t' "$OUT"

@@ -19,6 +19,7 @@
 #   BENCH_SECONDS [8, cap per run], BENCH_SMALL_COUNT [10000], BENCH_SMALL_LAT_COUNT [1000],
 #   BENCH_LARGE_COUNT [500], BENCH_LARGE_LAT_COUNT [300], BENCH_SMALL_WINDOW [64],
 #   BENCH_LARGE_WINDOW [8], BENCH_GRAPHS ["1-env 9-env 1-body 9-body"],
+#   BENCH_BATCH [16; every stage's batch: (jobs per JOBS message), 1 = one JOB at a time],
 #   BENCH_PERF [0; 1 = also count syscalls and context switches per message with
 #   `perf stat` on the broker and on all stage workers over BENCH_PERF_COUNT [2000]
 #   window-1 5 KB messages, and on one raw round trip: counts barely move with load].
@@ -40,6 +41,7 @@ LARGE_LAT_COUNT=${BENCH_LARGE_LAT_COUNT:-300}
 SMALL_WINDOW=${BENCH_SMALL_WINDOW:-64}
 LARGE_WINDOW=${BENCH_LARGE_WINDOW:-8}
 GRAPHS=${BENCH_GRAPHS:-"1-env 9-env 1-body 9-body"}
+BATCH=${BENCH_BATCH:-16}
 PERF=${BENCH_PERF:-0}
 PERF_COUNT=${BENCH_PERF_COUNT:-2000}
 if [ "$PERF" = 1 ] && ! perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
@@ -132,6 +134,7 @@ s_config() {
         for ((i = 1; i <= n; i++)); do
             echo "  - name: s$i"
             echo "    command: $cmd"
+            echo "    batch: $BATCH"
             names="$names${names:+, }s$i"
         done
         echo "graphs:"
@@ -254,7 +257,7 @@ f() { s_field "$1" "$2"; }
 calc() { awk "BEGIN { v = $1; printf \"%.${2:-1}f\", v }"; }
 
 echo
-echo "Sluice pipeline vs raw ZeroMQ ($(nproc) CPUs; $(date -u +%Y-%m-%dT%H:%MZ); $(( $(date +%s) - T0 )) s)"
+echo "Sluice pipeline vs raw ZeroMQ ($(nproc) CPUs; $(date -u +%Y-%m-%dT%H:%MZ); $(( $(date +%s) - T0 )) s; batch $BATCH)"
 echo "5K = $SMALL bytes, 1M = $LARGE_BYTES bytes; window 1 = latency, window $SMALL_WINDOW (5K) / $LARGE_WINDOW (1M) = throughput."
 echo "raw = sluice-bench-zmq-rtt: one DEALER -> ROUTER round trip over ipc, same size, window and count,"
 echo "      run back to back with the pipeline; each row is the median of $ROUNDS rounds."

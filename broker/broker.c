@@ -175,14 +175,14 @@ s_status(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
         for (broker_worker_t *w = b->workers; w; w = w->next)
             if (w->stage == i)
                 capacity += w->capacity;
-        const char *keys[] = {"workers", "capacity", "in_flight", "queued",
-                              "done",    "errors",   "timeouts",  "crashes"};
-        uint64_t vals[] = {s->workers, capacity, s->in_flight, s->queued,
-                           s->done,    s->errors, s->timeouts,  s->crashes};
-        msgpack_pack_map(&pk, 11);
+        const char *keys[] = {"workers", "capacity", "in_flight", "queued", "done",
+                              "errors",  "timeouts", "crashes",   "batched"};
+        uint64_t vals[] = {s->workers, capacity,    s->in_flight, s->queued, s->done,
+                           s->errors,  s->timeouts, s->crashes,   s->batched};
+        msgpack_pack_map(&pk, 12);
         msgpack_pack_str_with_body(&pk, "name", 4);
         msgpack_pack_str_with_body(&pk, s->conf->name, strlen(s->conf->name));
-        for (size_t k = 0; k < 8; k++) {
+        for (size_t k = 0; k < 9; k++) {
             msgpack_pack_str_with_body(&pk, keys[k], strlen(keys[k]));
             msgpack_pack_uint64(&pk, vals[k]);
         }
@@ -273,7 +273,7 @@ s_backend(broker_t *b)
         b->frames.count--;
         if (sl_frames_is(&b->frames, 1, "READY")) {
             broker_worker_ready(b, &id, &b->frames);
-        } else if (sl_frames_is(&b->frames, 1, "DONE")) {
+        } else if (sl_frames_is(&b->frames, 1, "DONE") || sl_frames_is(&b->frames, 1, "DONES")) {
             broker_worker_done(b, &id, &b->frames);
         } else if (sl_frames_is(&b->frames, 1, "HB")) {
             if (broker_worker_seen(b, &id) == NULL) {

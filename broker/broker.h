@@ -3,11 +3,12 @@
  *   broker.c        main, sockets, the poll loop, the client protocol
  *   broker_msg.c    a message's walk through its graph: steps, verdicts, errors
  *   broker_worker.c worker registry, credit dispatch, heartbeats, expiry
- * Protocol: broker/README.md. Tests: tests/e2e/test_pipeline.py.
+ * Protocol: broker/README.md. Tests: tests/e2e/test_pipeline.py, test_batch.py.
  */
 #ifndef BROKER_H
 #define BROKER_H
 
+#include "sl_batch.h"
 #include "sl_conf.h"
 #include "sl_env.h"
 #include "sl_wire.h"
@@ -17,6 +18,10 @@
 
 #define BROKER_IDENTITY_MAX 256 /* ZeroMQ routing ids are at most 255 bytes */
 #define BROKER_CAPACITY_MAX 256 /* jobs one worker may hold */
+/* Beyond the jobs it scans at once, a batched worker gets more only while the
+ * bodies and parts it holds stay under this: a batch of 16 large messages
+ * would otherwise sit in one worker's memory. */
+#define BROKER_BATCH_BYTES (4u << 20)
 
 typedef struct broker broker_t;
 typedef struct broker_msg broker_msg_t;
@@ -42,6 +47,13 @@ struct broker_job {
     unsigned deaths;         /* workers that died holding it */
     uint64_t queued_at;      /* mono ms when (re)queued */
     uint64_t dispatched_at;  /* mono ms when sent, 0 while queued */
+    uint64_t started_at;     /* mono ms its scan began as far as the broker can tell
+                              * (its timeout runs from here); 0 while it waits at the
+                              * worker behind the jobs sent there before it */
+    uint64_t seq;            /* dispatch order at its worker (the worker's FIFO) */
+    size_t bytes;            /* body and part bytes sent with it to its worker */
+    bool suspect;            /* was at a worker that died holding several jobs:
+                              * goes alone to a worker holding nothing */
     broker_worker_t *worker; /* holder, NULL while queued */
     broker_job_t *next;      /* queue link */
 };
@@ -72,12 +84,18 @@ struct broker_msg {
 struct broker_worker {
     broker_ident_t ident;    /* routing id */
     size_t stage;            /* index into broker->stages */
-    unsigned capacity;       /* credit */
+    unsigned capacity;       /* jobs it scans at once (its lanes) */
+    unsigned batch;          /* most jobs in one JOBS (1 = JOB only) */
+    unsigned credit;         /* jobs it may hold: capacity x batch, capped */
+    uint64_t next_seq;       /* dispatch counter, for the jobs' seq */
+    bool isolating;          /* holds a suspect job: gets nothing more until empty */
     unsigned needs;          /* SL_NEED_* */
     char version[64];        /* stage code version */
     char label[128];         /* host:pid */
     broker_job_t *held[BROKER_CAPACITY_MAX]; /* jobs it holds; NULL = free slot */
     unsigned held_count;     /* non-NULL entries in held (incl. abandoned) */
+    unsigned slot_end;       /* held[slot_end..] were never used: loops stop there */
+    size_t bytes_held;       /* bytes of the jobs in held (abandoned too) */
     bool abandoned[BROKER_CAPACITY_MAX]; /* timed out: result ignored, slot busy */
     uint64_t last_seen;      /* mono ms of the last message from it */
     uint64_t last_sent;      /* mono ms of the last message to it */
@@ -92,6 +110,7 @@ typedef struct {
     size_t in_flight;            /* jobs held by workers (not abandoned) */
     size_t workers;              /* live workers */
     uint64_t done, errors, timeouts, crashes; /* counters since start */
+    uint64_t batched;            /* jobs sent inside a JOBS (not alone in a JOB) */
     double ms_total;             /* sum of stage-reported ms of done jobs */
     uint64_t *counters;          /* sums of conf->counters verdict fields, same order */
 } broker_stage_t;
@@ -119,9 +138,10 @@ struct broker {
 /* broker_msg_start - begins phase PHASE of GRAPH for a new message; takes *env_p
  * and BODY (moved). Sends the result at once when the phase is empty. */
 void broker_msg_start(broker_t *b, broker_msg_t *m);
-/* broker_msg_verdict - a worker answered job J: VERDICT (taken) and part frames. */
+/* broker_msg_verdict - a worker answered job J: VERDICT (taken) and the part
+ * frames FIRST_PART..END-1 of FR (moved out of FR). */
 void broker_msg_verdict(broker_t *b, broker_job_t *job, sl_verdict_t **verdict_p,
-                        sl_frames_t *fr, size_t first_part);
+                        sl_frames_t *fr, size_t first_part, size_t end);
 /* broker_msg_fail - job J failed (timeout, crashes, no worker): error verdict
  * with WHY, then the stage's on_error. Frees the job. */
 void broker_msg_fail(broker_t *b, broker_job_t *job, const char *why);
@@ -141,6 +161,8 @@ void broker_send_result_frame(broker_t *b, const broker_ident_t *client, const v
 
 /* broker_worker.c */
 void broker_worker_ready(broker_t *b, const broker_ident_t *id, sl_frames_t *fr);
+/* broker_worker_done - a DONE, or a DONES: every answer in it, or the worker
+ * dropped (jobs re-dispatched) when its counts do not add up. */
 void broker_worker_done(broker_t *b, const broker_ident_t *id, sl_frames_t *fr);
 /* broker_worker_seen - any message from ID: refresh liveness; NULL if unknown. */
 broker_worker_t *broker_worker_seen(broker_t *b, const broker_ident_t *id);

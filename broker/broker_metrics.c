@@ -176,6 +176,7 @@ broker_metrics_render(broker_t *b, uint64_t now)
         {"sluice_stage_timeouts_total", "counter", "Attempts that timed out."},
         {"sluice_stage_crashes_total", "counter", "Workers that died holding a message."},
         {"sluice_stage_seconds_total", "counter", "Scan time the stage reported, seconds."},
+        {"sluice_stage_batched_total", "counter", "Jobs sent to workers inside a JOBS batch."},
     };
     for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
         s_family(&t, fams[f].name, fams[f].type, fams[f].help);
@@ -190,6 +191,7 @@ broker_metrics_render(broker_t *b, uint64_t now)
             case 4: s_add(&t, "%s{stage=\"%s\"} %llu\n", fams[f].name, n, (unsigned long long) s->errors); break;
             case 5: s_add(&t, "%s{stage=\"%s\"} %llu\n", fams[f].name, n, (unsigned long long) s->timeouts); break;
             case 6: s_add(&t, "%s{stage=\"%s\"} %llu\n", fams[f].name, n, (unsigned long long) s->crashes); break;
+            case 8: s_add(&t, "%s{stage=\"%s\"} %llu\n", fams[f].name, n, (unsigned long long) s->batched); break;
             default: s_add(&t, "%s{stage=\"%s\"} %.6f\n", fams[f].name, n, s->ms_total / 1000.0); break;
             }
         }

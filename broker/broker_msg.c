@@ -168,12 +168,12 @@ s_count(broker_stage_t *st, const sl_verdict_t *v)
 
 void
 broker_msg_verdict(broker_t *b, broker_job_t *job, sl_verdict_t **verdict_p, sl_frames_t *fr,
-                   size_t first_part)
+                   size_t first_part, size_t end)
 {
     broker_msg_t *m = job->msg;
     broker_stage_t *st = &b->stages[job->stage];
     sl_verdict_t *v = *verdict_p;
-    size_t nparts = fr->count - first_part;
+    size_t nparts = end - first_part;
     if (sl_verdict_part_count(v) != nparts ||
         nparts > SL_ENV_PARTS_MAX - sl_env_part_count(m->env)) {
         sl_log_warn(sl_env_id(m->env), "verdict refused stage=%s reason=\"part frames do not "

@@ -1,11 +1,15 @@
 /*
  * broker/broker_worker.c - workers: registration, credit dispatch, heartbeats, expiry.
  *
- * A worker holds at most its declared capacity; a job goes to the live
- * worker of its stage with the most free credit. A worker silent for three
- * heartbeat intervals is dead: its jobs go back to the front of the queue,
- * and a job that has killed poison_limit workers fails with an error verdict.
- * Tests: tests/e2e/test_pipeline.py (kill -9 and crash cases)
+ * A worker holds at most its credit (capacity x batch); queued jobs go to the
+ * live workers of their stage with the most free credit, several at once in
+ * one JOBS to a worker that asked for batches, spread over the free workers.
+ * A job's timeout runs from when the broker reckons the worker started it
+ * (the worker works through what it holds in order, capacity at a time). A
+ * worker silent for three heartbeat intervals is dead: its jobs go back to
+ * the front of the queue, and a job that has killed poison_limit workers
+ * fails with an error verdict.
+ * Tests: tests/e2e/test_pipeline.py (kill -9 and crash cases), tests/e2e/test_batch.py
  */
 #include "broker.h"
 #include "sl_log.h"
@@ -79,13 +83,15 @@ s_parse_needs(sl_slice_t s, unsigned *needs)
 void
 broker_worker_ready(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
 {
-    /* SLW1 READY stage capacity needs version worker */
+    /* SLW1 READY stage capacity needs version worker [batch] */
     char stage[SL_ENV_NAME_MAX + 1];
     sl_slice_t ss = sl_frames_at(fr, 2);
     long capacity = sl_wire_slice_uint(sl_frames_at(fr, 3));
+    long batch = fr->count == 8 ? sl_wire_slice_uint(sl_frames_at(fr, 7)) : 1;
     unsigned needs = 0;
-    if (fr->count != 7 || ss.len == 0 || ss.len > SL_ENV_NAME_MAX || capacity < 1 ||
-        capacity > BROKER_CAPACITY_MAX || s_parse_needs(sl_frames_at(fr, 4), &needs) != 0) {
+    if ((fr->count != 7 && fr->count != 8) || ss.len == 0 || ss.len > SL_ENV_NAME_MAX ||
+        capacity < 1 || capacity > BROKER_CAPACITY_MAX || batch < 1 || batch > SL_BATCH_MAX ||
+        s_parse_needs(sl_frames_at(fr, 4), &needs) != 0) {
         sl_log_warn(NULL, "worker refused reason=\"malformed READY\" frames=%zu", fr->count);
         return;
     }
@@ -104,11 +110,16 @@ broker_worker_ready(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
         sl_wire_send_str(b->backend, "unknown stage", 0);
         return;
     }
+    unsigned credit = (unsigned) (capacity * batch);
+    if (credit > BROKER_CAPACITY_MAX)
+        credit = BROKER_CAPACITY_MAX;
     if (w && w->stage != si)
         broker_worker_remove(b, w, false, "re-registered for another stage");
     else if (w) {
         /* A second READY from a live worker: keep its jobs, update its terms. */
         w->capacity = (unsigned) capacity;
+        w->batch = (unsigned) batch;
+        w->credit = credit;
         w->needs = needs;
         return;
     }
@@ -116,6 +127,8 @@ broker_worker_ready(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
     w->ident = *id;
     w->stage = si;
     w->capacity = (unsigned) capacity;
+    w->batch = (unsigned) batch;
+    w->credit = credit;
     w->needs = needs;
     s_copy_text(w->version, sizeof w->version, sl_frames_at(fr, 5));
     s_copy_text(w->label, sizeof w->label, sl_frames_at(fr, 6));
@@ -123,8 +136,8 @@ broker_worker_ready(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
     w->next = b->workers;
     b->workers = w;
     b->stages[si].workers++;
-    sl_log_info(NULL, "worker ready stage=%s worker=%s capacity=%u needs=%s version=%s", stage,
-                w->label, w->capacity,
+    sl_log_info(NULL, "worker ready stage=%s worker=%s capacity=%u batch=%u needs=%s version=%s",
+                stage, w->label, w->capacity, w->batch,
                 needs == 0 ? "envelope" : needs == SL_NEED_BODY ? "body" :
                 needs == SL_NEED_PARTS ? "parts" : "body,parts", w->version);
 }
@@ -144,15 +157,48 @@ s_held_index(const broker_worker_t *w, sl_slice_t job_id)
             return -1;
         id = id << 4 | d;
     }
-    for (unsigned i = 0; i < BROKER_CAPACITY_MAX; i++)
+    for (unsigned i = 0; i < w->slot_end; i++)
         if (w->held[i] != NULL && w->held[i]->id == id)
             return (long) i;
     return -1;
 }
 
+/* s_running - held jobs the broker counts as being scanned (abandoned ones too:
+ * the worker is still at them). */
+static unsigned
+s_running(const broker_worker_t *w)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < w->slot_end; i++)
+        n += w->held[i] != NULL && w->held[i]->started_at != 0;
+    return n;
+}
+
+/* s_promote - a worker works through its jobs in the order they were sent,
+ * CAPACITY at a time: when an answer frees a lane, the oldest waiting job's
+ * clock starts now. */
+static void
+s_promote(broker_t *b, broker_worker_t *w)
+{
+    unsigned running = s_running(w);
+    while (running < w->capacity) {
+        broker_job_t *oldest = NULL;
+        for (unsigned i = 0; i < w->slot_end; i++) {
+            broker_job_t *j = w->held[i];
+            if (j && j->started_at == 0 && (oldest == NULL || j->seq < oldest->seq))
+                oldest = j;
+        }
+        if (oldest == NULL)
+            return;
+        oldest->started_at = b->now;
+        running++;
+    }
+}
+
 static void
 s_release_slot(broker_t *b, broker_worker_t *w, long slot)
 {
+    w->bytes_held -= w->held[slot]->bytes;
     if (!w->abandoned[slot])
         b->stages[w->stage].in_flight--;
     else
@@ -160,18 +206,15 @@ s_release_slot(broker_t *b, broker_worker_t *w, long slot)
     w->held[slot] = NULL;
     w->abandoned[slot] = false;
     w->held_count--;
+    if (w->held_count == 0)
+        w->isolating = false;
 }
 
-void
-broker_worker_done(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
+/* s_answer - one answer: FR[first] job, FR[first+1] verdict, then part frames to END. */
+static void
+s_answer(broker_t *b, broker_worker_t *w, sl_frames_t *fr, size_t first, size_t end)
 {
-    /* SLW1 DONE job verdict [part...] */
-    broker_worker_t *w = broker_worker_seen(b, id);
-    if (w == NULL) {
-        sl_log_debug(NULL, "DONE from an unknown worker ignored");
-        return;
-    }
-    long slot = fr->count >= 4 ? s_held_index(w, sl_frames_at(fr, 2)) : -1;
+    long slot = s_held_index(w, sl_frames_at(fr, first));
     if (slot < 0) {
         sl_log_warn(NULL, "DONE ignored worker=%s reason=\"not a job it holds\"", w->label);
         return;
@@ -183,10 +226,8 @@ broker_worker_done(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
         s_release_slot(b, w, slot);
         return;
     }
-    w->held[slot] = NULL; /* the job leaves the worker; the slot frees below */
-    w->held_count--;
-    b->stages[w->stage].in_flight--;
-    sl_slice_t vs = sl_frames_at(fr, 3);
+    s_release_slot(b, w, slot); /* the job leaves the worker; the message owns it again */
+    sl_slice_t vs = sl_frames_at(fr, first + 1);
     sl_verdict_t *v = NULL;
     const char *why = NULL;
     if (sl_verdict_decode(vs.ptr, vs.len, &v, &why) != 0) {
@@ -201,7 +242,39 @@ broker_worker_done(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
         broker_msg_fail(b, job, "verdict for another stage");
         return;
     }
-    broker_msg_verdict(b, job, &v, fr, 4);
+    broker_msg_verdict(b, job, &v, fr, first + 2, end);
+}
+
+void
+broker_worker_done(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
+{
+    /* SLW1 DONE job verdict [part...], or SLW1 DONES n (k job verdict [part...]){n} */
+    bool batch = sl_frames_is(fr, 1, "DONES");
+    broker_worker_t *w = broker_worker_seen(b, id);
+    if (w == NULL) {
+        sl_log_debug(NULL, "answer from an unknown worker ignored");
+        return;
+    }
+    if (!batch) {
+        if (fr->count < 4)
+            sl_log_warn(NULL, "DONE ignored worker=%s reason=\"not a job it holds\"", w->label);
+        else
+            s_answer(b, w, fr, 2, fr->count);
+        s_promote(b, w);
+        return;
+    }
+    sl_batch_entry_t entry[SL_BATCH_MAX];
+    const char *why = NULL;
+    int n = sl_batch_split(fr, 2, 2, entry, &why);
+    if (n < 0) {
+        sl_log_warn(NULL, "DONES refused worker=%s reason=\"%s\" frames=%zu", w->label, why,
+                    fr->count);
+        broker_worker_remove(b, w, true, "malformed DONES");
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        s_answer(b, w, fr, entry[i].first, entry[i].first + entry[i].count);
+    s_promote(b, w);
 }
 
 void
@@ -244,15 +317,43 @@ broker_unqueue(broker_t *b, broker_job_t *job)
     st->queued--;
 }
 
+/* s_free_credit - jobs W may take now: none while it isolates a suspect job,
+ * or while every lane is stuck on a job that timed out (jobs sent now would
+ * wait behind it with their clocks stopped). */
+static bool
+s_stuck(const broker_worker_t *w)
+{
+    unsigned stuck = 0;
+    for (unsigned i = 0; i < w->slot_end; i++)
+        stuck += w->held[i] != NULL && w->abandoned[i] && w->held[i]->started_at != 0;
+    return stuck >= w->capacity;
+}
+
+static unsigned
+s_free_credit(const broker_worker_t *w)
+{
+    if (w->isolating || w->held_count >= w->credit || s_stuck(w))
+        return 0;
+    if (w->held_count >= w->capacity && w->bytes_held >= BROKER_BATCH_BYTES)
+        return 0;
+    return w->credit - w->held_count;
+}
+
+/* s_pick - the live worker of STAGE with the most free credit (EMPTY: one
+ * that holds nothing); *FREE_WORKERS counts those with any. */
 static broker_worker_t *
-s_pick(broker_t *b, size_t stage)
+s_pick(broker_t *b, size_t stage, bool empty, size_t *free_workers)
 {
     broker_worker_t *best = NULL;
     unsigned best_free = 0;
+    *free_workers = 0;
     for (broker_worker_t *w = b->workers; w; w = w->next) {
-        if (w->stage != stage || w->held_count >= w->capacity)
+        if (w->stage != stage || (empty && w->held_count > 0))
             continue;
-        unsigned free_credit = w->capacity - w->held_count;
+        unsigned free_credit = s_free_credit(w);
+        if (free_credit == 0)
+            continue;
+        (*free_workers)++;
         if (free_credit > best_free) {
             best = w;
             best_free = free_credit;
@@ -261,8 +362,30 @@ s_pick(broker_t *b, size_t stage)
     return best;
 }
 
+/* s_job_bytes - body and part bytes JOB carries to W. */
+static size_t
+s_job_bytes(const broker_worker_t *w, const broker_job_t *job)
+{
+    broker_msg_t *m = job->msg;
+    size_t n = (w->needs & SL_NEED_BODY) && m->has_body ? zmq_msg_size(&m->body) : 0;
+    for (size_t i = 0; (w->needs & SL_NEED_PARTS) && i < m->part_count; i++)
+        n += zmq_msg_size(&m->parts[i]);
+    return n;
+}
+
+/* s_job_frames - frames of JOB's entry for W: job phase needs env [body] [part...]. */
+static size_t
+s_job_frames(const broker_worker_t *w, const broker_job_t *job)
+{
+    const broker_msg_t *m = job->msg;
+    bool body = (w->needs & SL_NEED_BODY) && m->has_body;
+    bool parts = (w->needs & SL_NEED_PARTS) && m->part_count > 0;
+    return 4 + (body ? 1 : 0) + (parts ? m->part_count : 0);
+}
+
+/* s_send_job - JOB's frames after the command; the last one with LAST_MORE. */
 static void
-s_send_job(broker_t *b, broker_worker_t *w, broker_job_t *job)
+s_send_job(broker_t *b, broker_worker_t *w, broker_job_t *job, int last_more)
 {
     broker_msg_t *m = job->msg;
     char hex[17];
@@ -271,41 +394,131 @@ s_send_job(broker_t *b, broker_worker_t *w, broker_job_t *job)
     bool parts = (w->needs & SL_NEED_PARTS) && m->part_count > 0;
     const char *needs = body && parts ? "body,parts" : body ? "body" : parts ? "parts" : "envelope";
     zmq_msg_t *env = broker_msg_encoded(m);
-    s_send_header(b, w, "JOB", ZMQ_SNDMORE);
     sl_wire_send_str(b->backend, hex, ZMQ_SNDMORE);
     sl_wire_send_str(b->backend, sl_conf_phase_name(m->phase), ZMQ_SNDMORE);
     sl_wire_send_str(b->backend, needs, ZMQ_SNDMORE);
-    sl_wire_send_share(b->backend, env, (body || parts) ? ZMQ_SNDMORE : 0);
+    sl_wire_send_share(b->backend, env, (body || parts) ? ZMQ_SNDMORE : last_more);
     if (body)
-        sl_wire_send_share(b->backend, &m->body, parts ? ZMQ_SNDMORE : 0);
+        sl_wire_send_share(b->backend, &m->body, parts ? ZMQ_SNDMORE : last_more);
     for (size_t i = 0; parts && i < m->part_count; i++)
-        sl_wire_send_share(b->backend, &m->parts[i], i + 1 < m->part_count ? ZMQ_SNDMORE : 0);
+        sl_wire_send_share(b->backend, &m->parts[i],
+                           i + 1 < m->part_count ? ZMQ_SNDMORE : last_more);
+}
+
+/* s_hand - JOB (just unqueued) goes to W: a slot, its clock (running now if W
+ * has a free lane, else waiting behind the jobs before it), counters. */
+static void
+s_hand(broker_t *b, broker_worker_t *w, broker_job_t *job)
+{
+    unsigned slot = 0;
+    while (w->held[slot] != NULL)
+        slot++;
+    if (slot >= w->slot_end)
+        w->slot_end = slot + 1;
+    job->started_at = s_running(w) < w->capacity ? b->now : 0;
+    job->seq = ++w->next_seq;
+    job->bytes = s_job_bytes(w, job);
+    w->bytes_held += job->bytes;
+    w->held[slot] = job;
+    w->abandoned[slot] = false;
+    w->held_count++;
+    job->worker = w;
+    job->attempts++;
+    job->dispatched_at = b->now;
+    b->stages[job->stage].in_flight++;
+    if (job->suspect)
+        w->isolating = true;
+}
+
+/* s_send_batch - up to TAKE jobs from the head of STAGE's queue to W: one JOB,
+ * or one JOBS within the frame limit. A suspect job goes alone, to an empty worker. */
+static void
+s_send_batch(broker_t *b, broker_worker_t *w, broker_stage_t *st, unsigned take)
+{
+    broker_job_t *batch[SL_BATCH_MAX];
+    size_t n = 0, frames = 3, bytes = w->bytes_held; /* SLW1 JOBS n */
+    for (broker_job_t *job = st->head; job && n < take && n < SL_BATCH_MAX; job = job->next) {
+        size_t k = s_job_frames(w, job), jb = s_job_bytes(w, job);
+        if (n > 0 && (job->suspect || k + 1 > SL_WIRE_FRAMES_MAX - frames ||
+                      jb > BROKER_BATCH_BYTES - (bytes < BROKER_BATCH_BYTES ? bytes
+                                                 : BROKER_BATCH_BYTES)))
+            break;
+        batch[n++] = job;
+        frames += 1 + k;
+        bytes += jb;
+        if (job->suspect)
+            break;
+    }
+    for (size_t i = 0; i < n; i++) {
+        broker_unqueue(b, batch[i]);
+        s_hand(b, w, batch[i]);
+    }
+    if (n == 1) {
+        s_send_header(b, w, "JOB", ZMQ_SNDMORE);
+        s_send_job(b, w, batch[0], 0);
+        return;
+    }
+    st->batched += n;
+    s_send_header(b, w, "JOBS", ZMQ_SNDMORE);
+    sl_batch_send_count(b->backend, n, ZMQ_SNDMORE);
+    for (size_t i = 0; i < n; i++) {
+        sl_batch_send_count(b->backend, s_job_frames(w, batch[i]), ZMQ_SNDMORE);
+        s_send_job(b, w, batch[i], i + 1 < n ? ZMQ_SNDMORE : 0);
+    }
+}
+
+/* s_dispatch_stage - the queue's jobs to the stage's workers by credit. With
+ * Q jobs waiting and W workers with free credit, each worker gets at most
+ * ceil(Q / W) of them at once (and at most its batch), so batches spread over
+ * the workers instead of filling the first one; a single job leaves at once,
+ * alone. A suspect job waits for a worker that holds nothing. */
+static void
+s_dispatch_stage(broker_t *b, size_t s)
+{
+    broker_stage_t *st = &b->stages[s];
+    size_t share = 0;
+    while (st->head) {
+        size_t free_workers = 0;
+        broker_worker_t *w = s_pick(b, s, st->head->suspect, &free_workers);
+        if (w == NULL)
+            return;
+        if (share == 0)
+            share = (st->queued + free_workers - 1) / free_workers;
+        unsigned take = s_free_credit(w);
+        if (take > w->batch)
+            take = w->batch;
+        if (take > share)
+            take = (unsigned) share;
+        s_send_batch(b, w, st, take);
+    }
 }
 
 void
 broker_dispatch(broker_t *b)
 {
-    for (size_t s = 0; s < b->stage_count; s++) {
-        broker_stage_t *st = &b->stages[s];
-        while (st->head) {
-            broker_worker_t *w = s_pick(b, s);
-            if (w == NULL)
-                break;
-            broker_job_t *job = st->head;
-            broker_unqueue(b, job);
-            unsigned slot = 0;
-            while (w->held[slot] != NULL)
-                slot++;
-            w->held[slot] = job;
-            w->abandoned[slot] = false;
-            w->held_count++;
-            job->worker = w;
-            job->attempts++;
-            job->dispatched_at = b->now;
-            st->in_flight++;
-            s_send_job(b, w, job);
-        }
-    }
+    for (size_t s = 0; s < b->stage_count; s++)
+        if (b->stages[s].head)
+            s_dispatch_stage(b, s);
+}
+
+/* s_requeue - JOB (held by W at SLOT) goes back to the front of its queue;
+ * the worker's late answer to it is ignored (the slot stays busy until then). */
+static void
+s_requeue(broker_t *b, broker_worker_t *w, unsigned slot, const char *why)
+{
+    broker_job_t *job = w->held[slot];
+    broker_stage_t *st = &b->stages[w->stage];
+    st->in_flight--;
+    broker_job_t *copy = sl_xmemdup(job, sizeof *job);
+    copy->msg = NULL; /* the message may finish before the late answer comes */
+    w->held[slot] = copy;
+    w->abandoned[slot] = true;
+    job->attempts--; /* it never started */
+    job->id = ++b->next_job_id;
+    job->queued_at = b->now;
+    sl_log_info(sl_env_id(job->msg->env), "re-dispatch stage=%s worker=%s reason=\"%s\"",
+                st->conf->name, w->label, why);
+    broker_enqueue(b, job, true);
 }
 
 void
@@ -319,7 +532,12 @@ broker_worker_remove(broker_t *b, broker_worker_t *w, bool died, const char *why
         pp = &(*pp)->next;
     *pp = w->next;
     st->workers--;
-    for (unsigned i = 0; i < BROKER_CAPACITY_MAX; i++) {
+    /* Holding one job, the worker died of it (or beside it): it counts toward
+     * the poison limit. Holding several, nobody knows which one it was: none
+     * is blamed, and each goes alone to a worker holding nothing, so that a
+     * second death names the culprit. */
+    bool blame = w->held_count == 1;
+    for (unsigned i = 0; i < w->slot_end; i++) {
         broker_job_t *job = w->held[i];
         if (job == NULL)
             continue;
@@ -329,8 +547,11 @@ broker_worker_remove(broker_t *b, broker_worker_t *w, bool died, const char *why
         }
         st->in_flight--;
         if (died) {
-            job->deaths++;
             st->crashes++;
+            if (blame)
+                job->deaths++;
+            else
+                job->suspect = true;
         }
         if (died && job->deaths >= (unsigned) b->conf->broker.poison_limit) {
             char text[128];
@@ -339,6 +560,8 @@ broker_worker_remove(broker_t *b, broker_worker_t *w, bool died, const char *why
         } else {
             sl_log_info(sl_env_id(job->msg->env), "re-dispatch stage=%s reason=\"%s\"",
                         st->conf->name, why);
+            if (job->started_at == 0)
+                job->attempts--; /* it waited at the worker and never started */
             job->queued_at = b->now;
             broker_enqueue(b, job, true);
         }
@@ -359,12 +582,14 @@ broker_worker_tick(broker_t *b, uint64_t now)
             continue;
         }
         broker_stage_t *st = &b->stages[w->stage];
-        for (unsigned i = 0; i < BROKER_CAPACITY_MAX; i++) {
+        bool timed_out = false;
+        for (unsigned i = 0; i < w->slot_end; i++) {
             broker_job_t *job = w->held[i];
-            if (job == NULL || w->abandoned[i] ||
-                now - job->dispatched_at <= (uint64_t) st->conf->timeout_ms)
+            if (job == NULL || w->abandoned[i] || job->started_at == 0 ||
+                now - job->started_at <= (uint64_t) st->conf->timeout_ms)
                 continue;
             /* The worker keeps the slot busy until it answers; the message moves on. */
+            timed_out = true;
             st->timeouts++;
             st->in_flight--;
             broker_job_t *copy = sl_xmemdup(job, sizeof *job);
@@ -381,6 +606,12 @@ broker_worker_tick(broker_t *b, uint64_t now)
                 broker_msg_fail(b, job, "timeout");
             }
         }
+        /* Jobs waiting behind a stuck lane would wait with their clocks stopped:
+         * they go back to the queue, for another worker. */
+        if (timed_out && s_stuck(w))
+            for (unsigned i = 0; i < w->slot_end; i++)
+                if (w->held[i] && !w->abandoned[i] && w->held[i]->started_at == 0)
+                    s_requeue(b, w, i, "waited behind a job that timed out");
         if (now - w->last_sent >= hb)
             s_send_header(b, w, "HB", 0);
         w = next;

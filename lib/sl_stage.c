@@ -8,15 +8,19 @@
  * function it has released the socket (a mutex; ZeroMQ allows a socket to
  * move between threads across a full memory barrier), and the heartbeat
  * thread sends HB when nothing was sent for one interval.
+ * At capacity 1 the worker also asks for batches (READY's batch frame, the
+ * stage's `batch:`): it takes up to that many jobs as credit, in JOB or JOBS
+ * messages, scans them one after another and answers them in one DONES.
  * Capacity > 1: the main thread never scans; each of CAPACITY scan threads
  * owns one inproc PAIR socket and runs the stage's scan function. Frames move
  * between them without copies (inproc passes zmq_msg_t buffers by
  * reference), so a 1 MB body is received once.
  * Both loops wait on the DEALER's ZMQ_FD with one poll() and drain it with
  * ZMQ_DONTWAIT (see sl_wire.h), reading the coarse clock once per turn.
- * Protocol: broker/README.md. Tests: tests/e2e/test_pipeline.py
+ * Protocol: broker/README.md. Tests: tests/e2e/test_pipeline.py, test_stage_inline.py, test_batch.py
  */
 #include "sl_stage.h"
+#include "sl_batch.h"
 #include "sl_conf.h"
 #include "sl_wire.h"
 
@@ -31,6 +35,8 @@
 
 #define SL_STAGE_CAPACITY_MAX 256
 #define SL_STAGE_BACKLOG_MAX 1024 /* jobs held locally beyond idle threads (after reconnects) */
+#define SL_STAGE_BATCH_DEFAULT 16 /* without a config: jobs per JOBS at capacity 1 */
+#define SL_STAGE_FLUSH_MS 10      /* finished answers wait at most this long for the batch */
 
 struct sl_msg {
     const char *id;        /* queue id (borrowed from env) */
@@ -58,6 +64,13 @@ typedef struct {
 } s_scanner_t;
 
 static volatile sig_atomic_t s_stop;
+
+static void
+s_free_buf(void *data, void *hint)
+{
+    (void) hint;
+    free(data);
+}
 
 static void
 s_on_signal(int sig)
@@ -104,21 +117,66 @@ sl_msg_phase(const sl_msg_t *msg)
     return msg->phase;
 }
 
-/* s_scan_one - FR from frame BASE on: job phase needs env [body] [parts...].
- * Answers on SOCK: "job verdict [parts...]", with "SLW1 DONE" first when DONE
- * is set (inline: SOCK is the DEALER). LOCK, when set, is released around the
- * scan function so that the heartbeat thread may use the socket meanwhile. */
+/* Answers made and not sent yet: each is job verdict [part...]. */
+typedef struct {
+    zmq_msg_t *frames;              /* every answer's frames, in order */
+    size_t count, cap;              /* frames held, allocated */
+    size_t sizes[2 * SL_BATCH_MAX]; /* frames of each answer */
+    size_t answers;                 /* answers held */
+    uint64_t since;                 /* sl_wire_clock_ms when the oldest was made */
+} s_answers_t;
+
+static zmq_msg_t *
+s_answers_frame(s_answers_t *a)
+{
+    if (a->count == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 16;
+        a->frames = sl_xrealloc(a->frames, a->cap * sizeof *a->frames);
+    }
+    return &a->frames[a->count++];
+}
+
 static void
-s_scan_one(s_runtime_t *rt, void *sock, sl_frames_t *fr, size_t base, bool done,
-           pthread_mutex_t *lock)
+s_answers_add_owned(s_answers_t *a, void *buf, size_t len)
+{
+    zmq_msg_t *m = s_answers_frame(a);
+    if (zmq_msg_init_data(m, buf, len, s_free_buf, NULL) != 0)
+        sl_panic("out of memory for an answer frame");
+}
+
+static void
+s_answers_free(s_answers_t *a)
+{
+    for (size_t i = 0; i < a->count; i++)
+        zmq_msg_close(&a->frames[i]);
+    free(a->frames);
+    *a = (s_answers_t){0};
+}
+
+/* s_send_frames - sends N frames (moved), the last with LAST_MORE. */
+static void
+s_send_frames(void *sock, zmq_msg_t *frames, size_t n, int last_more)
+{
+    for (size_t i = 0; i < n; i++)
+        if (zmq_msg_send(&frames[i], sock, i + 1 < n ? ZMQ_SNDMORE : last_more) < 0)
+            zmq_msg_close(&frames[i]);
+}
+
+/* s_scan_one - FR's frames FIRST..END-1 are one job: job phase needs env
+ * [body] [parts...]. Appends its answer (job verdict [parts...]) to OUT.
+ * LOCK, when set, is released around the scan function so that the
+ * heartbeat thread may use the socket meanwhile. */
+static void
+s_scan_one(s_runtime_t *rt, sl_frames_t *fr, size_t first, size_t end, pthread_mutex_t *lock,
+           s_answers_t *out)
 {
     char phase[16] = "";
-    sl_slice_t ps = sl_frames_at(fr, base + 1), ns = sl_frames_at(fr, base + 2),
-               es = sl_frames_at(fr, base + 3);
+    sl_slice_t ps = sl_frames_at(fr, first + 1), ns = sl_frames_at(fr, first + 2),
+               es = sl_frames_at(fr, first + 3);
     if (ps.len < sizeof phase)
         memcpy(phase, ps.ptr, ps.len);
     bool body = ns.len >= 4 && memcmp(ns.ptr, "body", 4) == 0;
-    size_t first_part = base + (body ? 5 : 4);
+    size_t first_part = first + (body ? 5 : 4);
     sl_msg_t msg = {.phase = phase};
     sl_verdict_t *v = sl_verdict_new(rt->name);
     const char *why = NULL;
@@ -130,10 +188,10 @@ s_scan_one(s_runtime_t *rt, void *sock, sl_frames_t *fr, size_t base, bool done,
         sl_verdict_set_error(v, text);
     } else {
         msg.id = sl_env_id(msg.env);
-        if (body)
-            msg.body = sl_frames_at(fr, base + 4);
-        if (fr->count > first_part) {
-            msg.part_count = fr->count - first_part;
+        if (body && first + 4 < end)
+            msg.body = sl_frames_at(fr, first + 4);
+        if (end > first_part) {
+            msg.part_count = end - first_part;
             msg.parts = sl_xcalloc(msg.part_count, sizeof *msg.parts);
             for (size_t i = 0; i < msg.part_count; i++)
                 msg.parts[i] = sl_frames_at(fr, first_part + i);
@@ -153,18 +211,21 @@ s_scan_one(s_runtime_t *rt, void *sock, sl_frames_t *fr, size_t base, bool done,
     size_t vlen = 0;
     void *venc = sl_verdict_encode(v, &vlen);
     size_t nparts = sl_verdict_part_count(v);
-    sl_slice_t job = sl_frames_at(fr, base);
-    if (done) {
-        sl_wire_send_str(sock, SL_WIRE_WORKER, ZMQ_SNDMORE);
-        sl_wire_send_str(sock, "DONE", ZMQ_SNDMORE);
-    }
-    sl_wire_send_mem(sock, job.ptr, job.len, ZMQ_SNDMORE);
-    sl_wire_send_owned(sock, venc, vlen, nparts ? ZMQ_SNDMORE : 0);
+    sl_slice_t job = sl_frames_at(fr, first);
+    if (out->answers == 0)
+        out->since = sl_wire_clock_ms();
+    zmq_msg_t *idm = s_answers_frame(out);
+    if (zmq_msg_init_size(idm, job.len) != 0)
+        sl_panic("out of memory for an answer frame");
+    if (job.len)
+        memcpy(zmq_msg_data(idm), job.ptr, job.len);
+    s_answers_add_owned(out, venc, vlen);
     for (size_t i = 0; i < nparts; i++) {
         size_t len = 0;
         void *data = sl_verdict_take_part_data(v, i, &len);
-        sl_wire_send_owned(sock, data, len, i + 1 < nparts ? ZMQ_SNDMORE : 0);
+        s_answers_add_owned(out, data, len);
     }
+    out->sizes[out->answers++] = 2 + nparts;
     sl_verdict_destroy(&v);
     free(msg.parts);
     sl_env_destroy(&msg.env);
@@ -177,6 +238,7 @@ s_scanner_main(void *arg)
     void *pair = zmq_socket(sc->rt->zctx, ZMQ_PAIR);
     zmq_connect(pair, sc->endpoint);
     sl_frames_t fr = {0};
+    s_answers_t out = {0};
     for (;;) {
         if (sl_frames_recv(pair, &fr, SL_WIRE_FRAMES_MAX, 0) != 0) {
             if (errno == EINTR)
@@ -185,9 +247,12 @@ s_scanner_main(void *arg)
         }
         if (fr.count == 1 && sl_frames_is(&fr, 0, "STOP"))
             break;
-        s_scan_one(sc->rt, pair, &fr, 0, false, NULL);
+        s_scan_one(sc->rt, &fr, 0, fr.count, NULL, &out);
+        s_send_frames(pair, out.frames, out.count, 0);
+        out.count = out.answers = 0;
         sl_frames_close(&fr);
     }
+    s_answers_free(&out);
     sl_frames_free(&fr);
     int linger = 0;
     zmq_setsockopt(pair, ZMQ_LINGER, &linger, sizeof linger);
@@ -201,6 +266,7 @@ typedef struct {
     const char *endpoint;
     int heartbeat_ms;
     unsigned capacity;
+    unsigned batch;         /* jobs taken in one JOBS (inline mode; 1 = JOB only) */
     const char *needs;
     void *sock;
     int fd;                 /* its ZMQ_FD, -1 while disconnected */
@@ -236,7 +302,9 @@ s_ready(s_link_t *l)
     sl_wire_send_str(l->sock, cap, ZMQ_SNDMORE);
     sl_wire_send_str(l->sock, l->needs, ZMQ_SNDMORE);
     sl_wire_send_str(l->sock, l->rt->def->version ? l->rt->def->version : "0", ZMQ_SNDMORE);
-    sl_wire_send_str(l->sock, l->rt->label, 0);
+    sl_wire_send_str(l->sock, l->rt->label, l->batch > 1 ? ZMQ_SNDMORE : 0);
+    if (l->batch > 1)
+        sl_batch_send_count(l->sock, l->batch, 0);
 }
 
 static void
@@ -340,24 +408,130 @@ s_heartbeat_main(void *arg)
     return NULL;
 }
 
-/* s_drain_inline - every message the broker sent, a JOB scanned and answered
- * at once; true when the socket said EAGAIN (its fd is armed again). */
+/* The jobs of the batch being worked on (inline mode). */
+typedef struct {
+    sl_frames_t in[2 * SL_BATCH_MAX]; /* the messages that brought them */
+    size_t in_count;                  /* entries of in used */
+    struct {
+        size_t in, first, end;        /* in[in] frames first..end-1 */
+    } job[2 * SL_BATCH_MAX];
+    size_t jobs;                      /* entries of job */
+    s_answers_t out;                  /* answers not sent yet */
+} s_inline_t;
+
+/* s_collect - receives what the broker sent until EAGAIN (true) or until
+ * l->batch jobs are here; JOB and JOBS add jobs, BYE is handled. */
 static bool
-s_drain_inline(s_link_t *l)
+s_collect(s_link_t *l, s_inline_t *st)
 {
-    for (int k = 0; k < 1000 && !s_stop; k++) {
-        sl_frames_t *fr = &l->frames;
+    while (st->jobs < l->batch && st->in_count < 2 * SL_BATCH_MAX) {
+        sl_frames_t *fr = &st->in[st->in_count];
         if (sl_frames_recv(l->sock, fr, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
             return true;
-        if (s_heard(l, fr)) {
-            if (sl_frames_is(fr, 1, "JOB") && fr->count >= 6) {
-                s_scan_one(l->rt, l->sock, fr, 2, true, &l->lock);
-                l->last_sent = sl_wire_clock_ms();
-            } else if (sl_frames_is(fr, 1, "BYE")) {
-                s_bye(l, fr);
+        if (!s_heard(l, fr)) {
+            /* ignored */
+        } else if (sl_frames_is(fr, 1, "JOB") && fr->count >= 6) {
+            st->job[st->jobs].in = st->in_count;
+            st->job[st->jobs].first = 2;
+            st->job[st->jobs++].end = fr->count;
+            st->in_count++;
+            continue; /* keep the frames: the scan borrows them */
+        } else if (sl_frames_is(fr, 1, "JOBS")) {
+            sl_batch_entry_t entry[SL_BATCH_MAX];
+            const char *why = NULL;
+            int n = sl_batch_split(fr, 2, 4, entry, &why);
+            if (n < 0 || (size_t) n > 2 * SL_BATCH_MAX - st->jobs) {
+                sl_log_warn(NULL, "broker message ignored reason=\"%s\"",
+                            n < 0 ? why : "more jobs than the batch");
+            } else {
+                for (int i = 0; i < n; i++) {
+                    st->job[st->jobs].in = st->in_count;
+                    st->job[st->jobs].first = entry[i].first;
+                    st->job[st->jobs++].end = entry[i].first + entry[i].count;
+                }
+                st->in_count++;
+                continue;
             }
+        } else if (sl_frames_is(fr, 1, "BYE")) {
+            s_bye(l, fr);
         }
         sl_frames_close(fr);
+    }
+    return false;
+}
+
+/* s_flush - sends the first N answers held: one DONE, or one DONES. */
+static void
+s_flush(s_link_t *l, s_answers_t *a, size_t n)
+{
+    size_t frames = 0;
+    for (size_t i = 0; i < n; i++)
+        frames += a->sizes[i];
+    if (n == 1) {
+        s_send_cmd(l, "DONE", ZMQ_SNDMORE);
+        s_send_frames(l->sock, a->frames, frames, 0);
+    } else {
+        s_send_cmd(l, "DONES", ZMQ_SNDMORE);
+        sl_batch_send_count(l->sock, n, ZMQ_SNDMORE);
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++) {
+            sl_batch_send_count(l->sock, a->sizes[i], ZMQ_SNDMORE);
+            s_send_frames(l->sock, a->frames + at, a->sizes[i], i + 1 < n ? ZMQ_SNDMORE : 0);
+            at += a->sizes[i];
+        }
+    }
+    l->last_sent = sl_wire_clock_ms();
+    memmove(a->frames, a->frames + frames, (a->count - frames) * sizeof *a->frames);
+    memmove(a->sizes, a->sizes + n, (a->answers - n) * sizeof *a->sizes);
+    a->count -= frames;
+    a->answers -= n;
+    a->since = l->last_sent;
+}
+
+/* s_work - scans the collected jobs one after another and answers them
+ * together. Answers finished more than SL_STAGE_FLUSH_MS ago go out before
+ * the next scan starts (the broker starts the next job's timeout clock when
+ * it hears of the previous one), and no DONES grows past the frame limit. */
+static void
+s_work(s_link_t *l, s_inline_t *st)
+{
+    s_answers_t *out = &st->out;
+    for (size_t i = 0; i < st->jobs; i++) {
+        if (s_stop)
+            break; /* SIGTERM: the BYE that follows hands the rest back to the broker */
+        if (out->answers > 0 && sl_wire_clock_ms() - out->since >= SL_STAGE_FLUSH_MS)
+            s_flush(l, out, out->answers);
+        s_scan_one(l->rt, &st->in[st->job[i].in], st->job[i].first, st->job[i].end, &l->lock,
+                   out);
+        /* SLW1 DONES n, then (k, frames) per answer */
+        size_t frames = 3 + out->answers + out->count;
+        if (out->answers > 1 && frames > SL_WIRE_FRAMES_MAX)
+            s_flush(l, out, out->answers - 1);
+    }
+    if (out->answers > 0)
+        s_flush(l, out, out->answers);
+    for (size_t i = 0; i < st->in_count; i++)
+        sl_frames_close(&st->in[i]);
+    st->in_count = st->jobs = 0;
+}
+
+/* s_drain_inline - every message the broker sent, its jobs scanned and
+ * answered; true when the socket said EAGAIN after the last send (its fd
+ * is armed again). */
+static bool
+s_drain_inline(s_link_t *l, s_inline_t *st)
+{
+    for (int k = 0; k < 1000 && !s_stop; k++) {
+        bool again = s_collect(l, st);
+        if (st->jobs == 0) {
+            for (size_t i = 0; i < st->in_count; i++)
+                sl_frames_close(&st->in[i]);
+            st->in_count = 0;
+            if (again)
+                return true;
+            continue;
+        }
+        s_work(l, st);
     }
     return false;
 }
@@ -365,6 +539,7 @@ s_drain_inline(s_link_t *l)
 static int
 s_loop_inline(s_link_t *l)
 {
+    s_inline_t *st = sl_xcalloc(1, sizeof *st);
     pthread_mutex_lock(&l->lock);
     s_connect(l);
     bool drained = false;
@@ -381,7 +556,7 @@ s_loop_inline(s_link_t *l)
             continue;
         }
         if (!drained) {
-            drained = s_drain_inline(l);
+            drained = s_drain_inline(l, st);
             continue;
         }
         if (now - l->last_recv > 3 * (uint64_t) l->heartbeat_ms) {
@@ -405,6 +580,10 @@ s_loop_inline(s_link_t *l)
         l->sock = NULL;
     }
     pthread_mutex_unlock(&l->lock);
+    for (size_t i = 0; i < 2 * SL_BATCH_MAX; i++)
+        sl_frames_free(&st->in[i]);
+    s_answers_free(&st->out);
+    free(st);
     sl_frames_free(&l->frames);
     return s_stop == 2 ? 1 : 0;
 }
@@ -560,6 +739,7 @@ s_usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [-c sluice.yaml] [--broker ENDPOINT] [--name NAME] [--capacity N]\n"
+            "       [--batch N (capacity 1: jobs per JOBS, 1..64; default the stage's batch:)]\n"
             "       [--needs envelope|body|parts|body,parts] [--check] [stage options...]\n"
             "--check: load the config, run the stage's set-up (its options, rules,\n"
             "signatures, stores) and exit 0, or 1 with what is wrong\n",
@@ -570,7 +750,7 @@ int
 sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
 {
     const char *config = NULL, *broker = NULL, *name = def->name, *needs_arg = NULL;
-    long capacity = 1, heartbeat_ms = 0;
+    long capacity = 1, heartbeat_ms = 0, batch = 0;
     bool check = false;
     char **rest = sl_xcalloc((size_t) argc + 1, sizeof *rest);
     int nrest = 0;
@@ -586,6 +766,8 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
             name = argv[++i];
         else if (strcmp(a, "--capacity") == 0 && has_val)
             capacity = strtol(argv[++i], NULL, 10);
+        else if (strcmp(a, "--batch") == 0 && has_val)
+            batch = strtol(argv[++i], NULL, 10);
         else if (strcmp(a, "--heartbeat") == 0 && has_val)
             heartbeat_ms = strtol(argv[++i], NULL, 10);
         else if (strcmp(a, "--needs") == 0 && has_val)
@@ -618,6 +800,16 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
         }
         sl_log_set_level(check ? SL_LOG_WARN : (sl_log_level_t) conf->log_level);
     }
+    if (batch == 0) {
+        const sl_conf_stage_t *entry = conf ? sl_conf_stage(conf, name) : NULL;
+        batch = entry ? entry->batch : SL_STAGE_BATCH_DEFAULT;
+    }
+    if (batch < 1 || batch > SL_BATCH_MAX) {
+        sl_log_error(NULL, "--batch must be 1..%d", SL_BATCH_MAX);
+        sl_conf_destroy(&conf);
+        free(rest);
+        return 2;
+    }
     s_runtime_t rt = {.def = def, .name = name, .zctx = zmq_ctx_new()};
     char host[64] = "localhost";
     gethostname(host, sizeof host - 1);
@@ -632,6 +824,7 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
                      .heartbeat_ms = heartbeat_ms > 0 ? (int) heartbeat_ms
                                      : conf ? conf->broker.heartbeat_ms : 1000,
                      .capacity = (unsigned) capacity,
+                     .batch = capacity == 1 ? (unsigned) batch : 1,
                      .needs = needs,
                      .fd = -1,
                      .backoff_ms = 250};
@@ -676,8 +869,8 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
         pthread_condattr_destroy(&ca);
         pthread_create(&link.hb_thread, NULL, s_heartbeat_main, &link);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        sl_log_info(NULL, "stage ready name=%s broker=%s capacity=1 needs=%s scan=inline", name,
-                    link.endpoint, needs);
+        sl_log_info(NULL, "stage ready name=%s broker=%s capacity=1 batch=%u needs=%s scan=inline",
+                    name, link.endpoint, link.batch, needs);
         rc = s_loop_inline(&link);
         pthread_mutex_lock(&link.hb_lock);
         link.hb_quit = true;

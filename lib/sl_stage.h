@@ -14,6 +14,8 @@
  *   -c, --config FILE   sluice.yaml, for the broker endpoint and the stage's own section
  *   --name NAME         graph node this process serves (default: def->name)
  *   --capacity N        messages held at once (default 1: scanned inline; N > 1: N threads)
+ *   --batch N           capacity 1: jobs taken in one JOBS message and answered in one
+ *                       DONES, 1..64 (default the stage's batch: in the config, else 16)
  *   --heartbeat MS      heartbeat interval (default broker.heartbeat from -c, else 1000)
  *   --needs LIST        override what the broker sends: envelope, body, parts (comma list)
  * Tests: tests/e2e/test_pipeline.py

@@ -13,8 +13,10 @@ the body. Name it in sluice.yaml:
 
 Options (the supervisor passes them): --broker ENDPOINT, --name NAME,
 --capacity N (this worker scans one message at a time whatever N says),
---heartbeat MS, -c FILE (ignored: the endpoint comes from --broker), --needs LIST.
-Tests: tests/e2e/test_pipeline.py
+--heartbeat MS, -c FILE (ignored: the endpoint comes from --broker), --needs LIST,
+--batch N (1..64, default 1: ask for batches of N jobs in one JOBS message,
+answered in one DONES; broker/README.md "Batches").
+Tests: tests/e2e/test_pipeline.py, tests/e2e/test_batch.py
 """
 import argparse
 import os
@@ -50,6 +52,41 @@ def scan(env, body, name):
     }
 
 
+def one_job(job, name, label):
+    """JOB's frames after the command (job phase needs env [body]...) -> DONE's."""
+    job_id, needs, env_raw = job[0], job[2], job[3]
+    body = job[4] if needs.startswith(b"body") and len(job) > 4 else None
+    t0 = time.monotonic()
+    try:
+        env = msgpack.unpackb(env_raw, raw=False, max_bin_len=0, max_str_len=1 << 20,
+                              max_array_len=20000, max_map_len=20000)
+        verdict = scan(env, body, name)
+    except Exception as exc:  # a bad envelope is reported, never fatal
+        verdict = {"stage": name, "version": VERSION,
+                   "error": "scan failed: %s" % type(exc).__name__}
+    verdict["ms"] = (time.monotonic() - t0) * 1000.0
+    verdict["worker"] = label
+    return [job_id, msgpack.packb(verdict)]
+
+
+def split_batch(frames, min_frames):
+    """JOBS n (k frames...){n} -> [job frames, ...], or None when the counts do not
+    add up (broker/README.md, "Batches")."""
+    def count(raw, low, high):
+        if not raw.isdigit() or len(raw) > 9 or not low <= int(raw) <= high:
+            raise ValueError(raw)
+        return int(raw)
+    try:
+        n, at, jobs = count(frames[2], 1, 64), 3, []
+        for _ in range(n):
+            k = count(frames[at], min_frames, len(frames) - at - 1)
+            jobs.append(frames[at + 1:at + 1 + k])
+            at += 1 + k
+    except (IndexError, ValueError):
+        return None
+    return jobs if at == len(frames) else None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--broker", required=True)
@@ -57,6 +94,8 @@ def main():
     ap.add_argument("--capacity", type=int, default=1)
     ap.add_argument("--needs", default="envelope")
     ap.add_argument("--heartbeat", type=int, default=1000, help="broker.heartbeat in ms")
+    ap.add_argument("--batch", type=int, default=1,
+                    help="jobs taken in one JOBS message, 1..64 (1: JOB only, no batch frame)")
     ap.add_argument("-c", "--config")
     args = ap.parse_args()
     label = "%s:%d" % (socket.gethostname(), os.getpid())
@@ -73,6 +112,8 @@ def main():
         sock.connect(args.broker)
         ready = [PROTO, b"READY", args.name.encode(), b"1", args.needs.encode(),
                  VERSION.encode(), label.encode()]
+        if args.batch > 1:
+            ready.append(str(min(args.batch, 64)).encode())
         sock.send_multipart(ready)
         last_recv = last_sent = time.monotonic()
         log("stage ready name=%s broker=%s" % (args.name, args.broker))
@@ -86,20 +127,19 @@ def main():
                     continue
                 cmd = frames[1]
                 if cmd == b"JOB" and len(frames) >= 6:
-                    job, needs, env_raw = frames[2], frames[4], frames[5]
-                    body = frames[6] if needs.startswith(b"body") and len(frames) > 6 else None
-                    t0 = time.monotonic()
-                    try:
-                        env = msgpack.unpackb(env_raw, raw=False, max_bin_len=0,
-                                              max_str_len=1 << 20, max_array_len=20000,
-                                              max_map_len=20000)
-                        verdict = scan(env, body, args.name)
-                    except Exception as exc:  # a bad envelope is reported, never fatal
-                        verdict = {"stage": args.name, "version": VERSION,
-                                   "error": "scan failed: %s" % type(exc).__name__}
-                    verdict["ms"] = (time.monotonic() - t0) * 1000.0
-                    verdict["worker"] = label
-                    sock.send_multipart([PROTO, b"DONE", job, msgpack.packb(verdict)])
+                    answer = one_job(frames[2:], args.name, label)
+                    sock.send_multipart([PROTO, b"DONE"] + answer)
+                    last_sent = time.monotonic()
+                elif cmd == b"JOBS" and args.batch > 1:
+                    jobs = split_batch(frames, 4)
+                    if jobs is None:
+                        log("broker message ignored reason=\"malformed JOBS\"")
+                        continue
+                    out = [PROTO, b"DONES", str(len(jobs)).encode()]
+                    for job in jobs:  # one after another, answered together
+                        answer = one_job(job, args.name, label)
+                        out += [str(len(answer)).encode()] + answer
+                    sock.send_multipart(out)
                     last_sent = time.monotonic()
                 elif cmd == b"BYE":
                     reason = frames[2] if len(frames) > 2 else b""

@@ -178,6 +178,8 @@ stages:
   - name: slow
     command: [sluice-stage-example, --sleep, "300"]
     queue_max: 5
+    # one job held at a time: the queue, not the worker's batch, takes the load
+    batch: 1
 graphs:
   default:
     content: [slow]
@@ -284,6 +286,7 @@ graphs:
         self.assertIn('sluice_messages_total{classification="unclassified"} 3', text)
         self.assertIn('sluice_stage_counter_total{stage="bodyseer",counter="body_bytes"}', text)
         self.assertIn("# TYPE sluice_stage_queued gauge", text)
+        self.assertIn('sluice_stage_batched_total{stage="first"} ', text)
         with self.assertRaises(urllib.error.HTTPError) as cm:
             urllib.request.urlopen("http://127.0.0.1:%d/other" % port, timeout=5)
         self.assertEqual(cm.exception.code, 404)

@@ -105,7 +105,7 @@ static const struct {
      "    queue_max: -1\n"
      "    wokers: 2\n" S_GRAPH_A,
      "s.yaml:9: stages[0].wokers: expected one of name, command, workers, capacity, timeout, "
-     "retries, on_error, queue_max, counters, options, found an unknown key; did you mean workers?\n"
+     "retries, on_error, queue_max, counters, options, batch, found an unknown key; did you mean workers?\n"
      "s.yaml:3: stages[0].workers: expected a whole number 0..64, found \"two\"\n"
      "s.yaml:4: stages[0].capacity: expected a whole number 1..256, found \"0\"\n"
      "s.yaml:5: stages[0].timeout: expected a duration (ms, s, m, h or d; bare = ms) 10ms..1h, "

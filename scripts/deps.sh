@@ -16,6 +16,8 @@ PKGS=(
   # tests: unit, end-to-end (Debian's python3 with zmq and msgpack), SMTP peers
   libcmocka-dev python3 python3-zmq python3-msgpack python3-dnslib python3-dkim python3-nacl python3-yaml
   dns-root-data swaks openssl
+  # swaks's STARTTLS (a Recommends of swaks, so --no-install-recommends leaves it out)
+  libnet-ssleay-perl libio-socket-ssl-perl
   procps iproute2
 )
 # one package a line; '#' comments: deps.extra (added by components as they

@@ -9,7 +9,8 @@
 # is fed by the peers' loadgen.py over INSTREAM with CONC connections; yara scans the
 # directory with -p 2 threads. Everything on this host's 2 cores, one row at a time.
 # Usage: bench/content.sh [BUILD_DIR]   (env: CORPORA="sapc gen", WINDOW=16, CONC=4,
-#        LIMIT=0 = all messages; ROWS="clamd av-a yara av-b mime content" = which rows;
+#        LIMIT=0 = all messages; REPEAT=1 = each message that many times (longer runs
+#        on small corpora: the SpamAssassin corpus once is 0.3 s of yara); ROWS="clamd av-a yara av-b mime content" = which rows;
 #        WORKERS=1 and CAPACITY=2 per Sluice stage (CAPACITY=1 scans on the worker's
 #        main thread, no hand-off); BATCH=16 jobs per JOBS message at CAPACITY=1
 #        (the stage's batch:, broker/README.md "Batches"; 1 = one JOB at a time);
@@ -25,6 +26,7 @@ source "$PEERS/common.sh"
 WINDOW=${WINDOW:-16}
 CONC=${CONC:-4}
 LIMIT=${LIMIT:-0}
+REPEAT=${REPEAT:-1}
 ROWS=${ROWS:-"clamd av-a yara av-b mime content"}
 export WORKERS=${WORKERS:-1} CAPACITY=${CAPACITY:-2} BATCH=${BATCH:-16}
 P_CLAMD=${P_CLAMD:-3311}
@@ -38,7 +40,7 @@ echo -e "corpus\tengine\tmsgs\tMB\tseconds\tmsgs_per_s\tMB_per_s\tdetections\tex
 # sluice_row CORPUS LABEL GRAPH_STAGES: one gateway, every message of the corpus once.
 sluice_row() {
   local corpus=$1 label=$2 list=$3
-  /usr/bin/python3 - "$corpus" "$label" "$list" "$WINDOW" "$LIMIT" "$SRC" <<'EOF' | tee -a "$OUT"
+  /usr/bin/python3 - "$corpus" "$label" "$list" "$WINDOW" 0 "$SRC" <<'EOF' | tee -a "$OUT"
 import os, shutil, sys, time
 corpus, label, listfile, window, limit, src = sys.argv[1:7]
 sys.path.insert(0, os.path.join(src, "tests", "e2e"))
@@ -166,6 +168,9 @@ yara_row() {  # the yara command takes one target: hard links of the list in one
 for corpus in $CORPORA; do
   L=$(corpus_list "$corpus")
   if [ "$LIMIT" -gt 0 ]; then head -n "$LIMIT" "$L" > "$L.cut"; L="$L.cut"; fi
+  if [ "$REPEAT" -gt 1 ]; then
+    for _ in $(seq "$REPEAT"); do cat "$L"; done > "$L.rep"; L="$L.rep"
+  fi
   log "corpus=$corpus msgs=$(wc -l < "$L") MB=$(list_bytes "$L" | awk '{printf "%.1f", $1/1e6}')"
   for row in $ROWS; do
     case $row in
@@ -176,5 +181,5 @@ for corpus in $CORPORA; do
     esac
   done
 done
-echo "== content bench $(machine_facts) window=$WINDOW conc=$CONC workers=$WORKERS capacity=$CAPACITY batch=$BATCH load=$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== content bench $(machine_facts) repeat=$REPEAT window=$WINDOW conc=$CONC workers=$WORKERS capacity=$CAPACITY batch=$BATCH load=$(cut -d' ' -f1-3 /proc/loadavg)"
 column -t -s $'\t' "$OUT"

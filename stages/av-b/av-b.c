@@ -27,6 +27,17 @@
 #define AV_B_RELOAD_CHECK_MS 5000  /* how often the rules directory is looked at */
 #define AV_B_MAX_SIZE (64LL << 20) /* largest target scanned; larger ones are unscannable */
 #define AV_B_TIMEOUT_S 10          /* per target: yr_rules_scan_mem's timeout (seconds) */
+/* Fast mode: a string is not searched again after its first hit, unless a
+ * rule reads its count or offsets (libyara's compiler marks those strings),
+ * so results are those of a full scan. Matching rules only: no callback
+ * for every rule that did not match.
+ * No try/catch: libyara would install SIGSEGV/SIGBUS handlers around every
+ * scan (four sigaction calls) to survive a fault in an mmap'd file; we scan
+ * memory we own, and a fault inside libyara is better a dead worker (the
+ * broker re-dispatches, and blames a message that kills it repeatedly) than
+ * a longjmp out of a half-updated scanner. */
+#define AV_B_SCAN_FLAGS \
+    (SCAN_FLAGS_FAST_MODE | SCAN_FLAGS_REPORT_RULES_MATCHING | SCAN_FLAGS_NO_TRYCATCH)
 
 typedef struct {
     char *rules;             /* rules directory */
@@ -237,7 +248,7 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
         s_match_t m = {.report = &r, .path = t->path};
         uint64_t t0 = sl_mono_us();
         int yrc = yr_rules_scan_mem(rules, (const uint8_t *)t->data.ptr, t->data.len,
-                                    SCAN_FLAGS_FAST_MODE, s_on_match, &m, timeout_s);
+                                    AV_B_SCAN_FLAGS, s_on_match, &m, timeout_s);
         r.scan_ms += (double) (sl_mono_us() - t0) / 1000.0;
         r.objects++;
         r.bytes += t->data.len;

@@ -467,9 +467,13 @@ s_new(const char *const *forwards, size_t n, int timeout_ms, bool dnssec, const 
     /* Upstreams on loopback (a local cache, the test server) are allowed;
      * unbound refuses them by default. A timeout from one name must not mark
      * the upstream down for all others: keep probing it. Without DNSSEC the
-     * validator module is not loaded at all. */
+     * validator module is not loaded at all. Answers keep the upstream's
+     * record order (libunbound would rotate each RRset by a random offset):
+     * a check that reads only the first N records, as SPF's ptr does with
+     * ten names, gives the same verdict every time, and a replay too. */
     if (s_option(self, "do-not-query-localhost:", "no", err, errlen) != 0 ||
         s_option(self, "infra-keep-probing:", "yes", err, errlen) != 0 ||
+        s_option(self, "rrset-roundrobin:", "no", err, errlen) != 0 ||
         s_option(self, "module-config:", dnssec ? "validator iterator" : "iterator", err, errlen) !=
             0) {
         sl_dns_destroy(&self);

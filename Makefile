@@ -45,7 +45,8 @@ fuzz: deps
 	  mkdir -p build-fuzz/corpus/$$n; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
 
-bench: build
+# Every benchmark on a Release build (build-bench), outputs in bench/out/: bench/README.md
+bench:
 	bash scripts/deps.sh --bench
 	bash bench/run_all.sh
 

@@ -2,7 +2,7 @@
  * bench/bench_pipeline.c - sluice-bench-pipeline: load generator for a running gateway.
  *
  *   sluice-bench-pipeline --endpoint EP --size BYTES --count N --window W
- *                         [--graph G] [--seconds MAX] [--warmup N] [--files LIST]
+ *                         [--graph G] [--seconds MAX] [--warmup N] [--files LIST [--by-file]]
  *
  * Submits N messages of BYTES (one realistic RFC 5322 message padded to size,
  * a fresh envelope and queue id each) through phase "content" of graph G with
@@ -14,7 +14,9 @@
  * stages the broker sent the body to. Any result but "ok" is an error.
  * With --files LIST (one path a line) the messages are those files, in turn,
  * instead of the generated one (bench/content.sh: the same bytes as clamd and
- * yara get); MB/s then uses their mean size.
+ * yara get); MB/s then uses their mean size. With --by-file the files are not
+ * read: each SUBMIT names the file instead of carrying it (sl_client_submit_file,
+ * as smtpd hands over its spool file on one host).
  * Run by bench/pipeline.sh; see bench/README.md.
  */
 #include "bench_common.h"
@@ -35,7 +37,8 @@ typedef struct {
     const char *body;       /* the message, sent by copy as smtpd sends a spooled file */
     size_t body_len;        /* its length */
     const char *files;      /* --files LIST, or NULL */
-    char **file_data;       /* the files' bytes */
+    char **file_data;       /* the files' bytes (or, with --by-file, absolute paths) */
+    int by_file;            /* --by-file: submit file references */
     size_t *file_len;       /* their lengths */
     size_t file_count;      /* entries */
     size_t next;            /* the file sent next */
@@ -68,7 +71,14 @@ s_send(void *ctx)
         p->next = (p->next + 1) % p->file_count;
     }
     sl_env_set_uint(env, SL_ENV_SIZE, len);
-    uint64_t req = sl_client_submit(p->client, p->graph, "content", env, body, len, 0);
+    uint64_t req;
+    if (p->by_file) {
+        sl_bodyfile_ref_t ref = {.offset = 0, .length = len};
+        snprintf(ref.path, sizeof ref.path, "%s", body);
+        req = sl_client_submit_file(p->client, p->graph, "content", env, &ref);
+    } else {
+        req = sl_client_submit(p->client, p->graph, "content", env, body, len, 0);
+    }
     sl_env_destroy(&env);
     return req;
 }
@@ -110,13 +120,18 @@ static void
 s_usage(void)
 {
     fprintf(stderr, "usage: sluice-bench-pipeline --endpoint EP --size BYTES --count N "
-                    "--window W [--graph G] [--seconds MAX] [--warmup N] [--files LIST]\n");
+                    "--window W [--graph G] [--seconds MAX] [--warmup N] "
+                    "[--files LIST [--by-file]]\n");
 }
 
 static int
 s_extra_opt(int argc, char **argv, int *i, void *ctx)
 {
     pipeline_t *p = ctx;
+    if (strcmp(argv[*i], "--by-file") == 0) {
+        p->by_file = 1;
+        return 0;
+    }
     if (strcmp(argv[*i], "--files") != 0 || *i + 1 >= argc)
         return -1;
     p->files = argv[++*i];
@@ -145,7 +160,12 @@ s_load_files(pipeline_t *p)
         fseek(m, 0, SEEK_END);
         long n = ftell(m);
         rewind(m);
-        if (n > 0 && total + (size_t) n <= S_FILES_BYTES) {
+        char *abs = p->by_file && n > 0 ? realpath(path, NULL) : NULL;
+        if (abs) {
+            p->file_data[p->file_count] = abs;
+            p->file_len[p->file_count++] = (size_t) n;
+            total += (size_t) n;
+        } else if (n > 0 && total + (size_t) n <= S_FILES_BYTES) {
             char *buf = malloc((size_t) n);
             if (buf && fread(buf, 1, (size_t) n, m) == (size_t) n) {
                 p->file_data[p->file_count] = buf;

@@ -16,6 +16,13 @@
 #        (the stage's batch:, broker/README.md "Batches"; 1 = one JOB at a time);
 #        DRIVER=python (default) or c: sluice-bench-pipeline
 #        --files, the C client smtpd uses, so the client is not what is measured;
+#        with DRIVER=c, BYFILE=1 (default) submits each message as a file
+#        reference, as smtpd hands over its spool file on one host (the stages
+#        map the bytes; broker/README.md "Body by file"), BYFILE=0 sends the
+#        bytes through the sockets;
+#        ROUNDS=1: run the rows that many times, alternating, and print each
+#        row's median and the stage/engine ratios of the medians (a quiet
+#        machine still varies 10-20% from run to run: compare medians);
 #        results appended by hand to bench/RESULTS.md)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +34,7 @@ WINDOW=${WINDOW:-16}
 CONC=${CONC:-4}
 LIMIT=${LIMIT:-0}
 REPEAT=${REPEAT:-1}
+ROUNDS=${ROUNDS:-1}
 ROWS=${ROWS:-"clamd av-a yara av-b mime content"}
 export WORKERS=${WORKERS:-1} CAPACITY=${CAPACITY:-2} BATCH=${BATCH:-16}
 P_CLAMD=${P_CLAMD:-3311}
@@ -60,7 +68,10 @@ for s in used:
     if s == "av-b":
         body += "    options: {rules: %s/stages/av-b/rules, reload_check: 0}\n" % src
 body += "graphs:\n  default:\n    content: %s\n" % graph
-gw = Gateway(body, name="bench-" + label)
+# the corpus files may be handed over by file (DRIVER=c, BYFILE=1)
+corpus_dir = os.path.commonpath([os.path.dirname(os.path.realpath(l.rstrip("\n")))
+                                 for l in open(listfile)])
+gw = Gateway(body, name="bench-" + label, broker="body_file_dirs: [%s]" % corpus_dir)
 try:
     gw.start({s: int(os.environ["WORKERS"]) for s in used}, timeout=60)
     files = [l.rstrip("\n") for l in open(listfile)]
@@ -69,18 +80,19 @@ try:
     if os.environ.get("DRIVER") == "c":
         # the C load generator (lib/sl_client, as smtpd submits): the same files, once each
         import subprocess
+        byfile = ["--by-file"] if os.environ.get("BYFILE", "1") == "1" else []
         r = subprocess.run([os.path.join(os.environ["SLUICE_BIN"], "sluice-bench-pipeline"),
                             "--endpoint", gw.front, "--files", listfile, "--count", str(len(files)),
-                            "--window", window, "--seconds", "600"],
+                            "--window", window, "--seconds", "600"] + byfile,
                            capture_output=True, text=True, timeout=700)
         kv = dict(x.split("=", 1) for x in r.stdout.split() if "=" in x)
         if r.returncode != 0 or "msgs_per_s" not in kv:
             raise SystemExit("sluice-bench-pipeline failed: %s %s" % (r.stdout, r.stderr[-500:]))
         mb = sum(os.path.getsize(f) for f in files) / 1e6
         secs = float(kv["seconds"])
-        print("%s\tsluice-%s\t%s\t%.1f\t%.2f\t%s\t%.2f\t-\tdriver=c p50_us=%s p99_us=%s" % (
-            corpus, label, kv["msgs"], mb, secs, kv["msgs_per_s"], mb / secs, kv.get("p50_us"),
-            kv.get("p99_us")))
+        print("%s\tsluice-%s\t%s\t%.1f\t%.2f\t%s\t%.2f\t-\tdriver=c%s p50_us=%s p99_us=%s" % (
+            corpus, label, kv["msgs"], mb, secs, kv["msgs_per_s"], mb / secs,
+            " by-file" if byfile else "", kv.get("p50_us"), kv.get("p99_us")))
         raise SystemExit(0)
     data = [open(f, "rb").read() for f in files]
     c = Client(gw.front)
@@ -172,14 +184,34 @@ for corpus in $CORPORA; do
     for _ in $(seq "$REPEAT"); do cat "$L"; done > "$L.rep"; L="$L.rep"
   fi
   log "corpus=$corpus msgs=$(wc -l < "$L") MB=$(list_bytes "$L" | awk '{printf "%.1f", $1/1e6}')"
-  for row in $ROWS; do
-    case $row in
-      clamd) clamd_row "$corpus" "$L" ;;
-      yara) yara_row "$corpus" "$L" ;;
-      av-a|av-b|mime|content) sluice_row "$corpus" "$row" "$L" ;;
-      *) log "unknown row $row" ;;
-    esac
+  for _ in $(seq "$ROUNDS"); do
+    for row in $ROWS; do
+      case $row in
+        clamd) clamd_row "$corpus" "$L" ;;
+        yara) yara_row "$corpus" "$L" ;;
+        av-a|av-b|mime|content) sluice_row "$corpus" "$row" "$L" ;;
+        *) log "unknown row $row" ;;
+      esac
+    done
   done
 done
-echo "== content bench $(machine_facts) repeat=$REPEAT window=$WINDOW conc=$CONC workers=$WORKERS capacity=$CAPACITY batch=$BATCH load=$(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$ROUNDS" -gt 1 ]; then
+  echo "== medians of $ROUNDS rounds (msgs/s), and each stage against its engine"
+  python3 - "$OUT" <<'EOF'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])][1:]
+med = {}
+for r in rows:
+    med.setdefault((r[0], r[1]), []).append(float(r[5]))
+for (corpus, engine), v in med.items():
+    print("%s\t%s\tmedian %.1f msgs/s\truns %s" % (corpus, engine, statistics.median(v),
+                                                  " ".join("%.0f" % x for x in v)))
+for corpus in sorted({c for c, _ in med}):
+    for stage, peer in (("sluice-av-b", "yara-cmd"), ("sluice-av-a", "clamd-instream")):
+        if (corpus, stage) in med and (corpus, peer) in med:
+            a, b = statistics.median(med[(corpus, stage)]), statistics.median(med[(corpus, peer)])
+            print("%s\t%s / %s = %.2fx" % (corpus, stage, peer, a / b))
+EOF
+fi
+echo "== content bench $(machine_facts) repeat=$REPEAT rounds=$ROUNDS byfile=${BYFILE:-1} window=$WINDOW conc=$CONC workers=$WORKERS capacity=$CAPACITY batch=$BATCH load=$(cut -d' ' -f1-3 /proc/loadavg)"
 column -t -s $'\t' "$OUT"

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t s_stop;
 
@@ -89,12 +91,67 @@ s_admit(broker_t *b, const sl_conf_graph_t *g, sl_phase_t phase)
     return NULL;
 }
 
+/* s_body_file_allowed - PATH lies inside one of broker.body_file_dirs, each
+ * resolved with realpath once it exists (smtpd resolves its spool dir the
+ * same way). The parser already refused ".." components. */
+static bool
+s_body_file_allowed(broker_t *b, const char *path)
+{
+    const sl_conf_broker_t *c = &b->conf->broker;
+    if (b->body_dirs == NULL && c->body_file_dir_count > 0)
+        b->body_dirs = sl_xcalloc(c->body_file_dir_count, sizeof *b->body_dirs);
+    for (size_t i = 0; i < c->body_file_dir_count; i++) {
+        if (b->body_dirs[i] == NULL)
+            b->body_dirs[i] = realpath(c->body_file_dirs[i], NULL);
+        const char *dir = b->body_dirs[i];
+        if (dir == NULL)
+            continue; /* not there (yet): nothing can lie in it */
+        size_t n = strlen(dir);
+        if (n == 1 || (strncmp(path, dir, n) == 0 && path[n] == '/'))
+            return true;
+    }
+    return false;
+}
+
+/* s_body_file - SUBMIT's body frame is empty and its file frame names where
+ * the body is: parsed, bounded like a body frame, the file opened and held
+ * (an unlink while the message is here changes nothing). 0, or -1 with *WHY. */
+static int
+s_body_file(broker_t *b, sl_frames_t *fr, sl_bodyfile_ref_t **ref_p, int *fd_p, const char **why)
+{
+    sl_slice_t rs = sl_frames_at(fr, 7);
+    if (sl_frames_at(fr, 6).len != 0)
+        return sl_fail(why, "body frame and body file both given");
+    sl_bodyfile_ref_t *ref = sl_xcalloc(1, sizeof *ref);
+    if (sl_bodyfile_parse(rs.ptr, rs.len, ref, why) != 0) {
+        free(ref);
+        return -1;
+    }
+    if (!s_body_file_allowed(b, ref->path)) {
+        free(ref);
+        return sl_fail(why, "body file: not inside broker.body_file_dirs");
+    }
+    if (b->conf->broker.max_frame_bytes > 0 &&
+        ref->length > (uint64_t) b->conf->broker.max_frame_bytes) {
+        free(ref);
+        return sl_fail(why, "body file: range larger than broker.max_frame");
+    }
+    int fd = sl_bodyfile_open(ref, why);
+    if (fd < 0) {
+        free(ref);
+        return -1;
+    }
+    *ref_p = ref;
+    *fd_p = fd;
+    return 0;
+}
+
 static void
 s_submit(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
 {
-    /* SLC1 SUBMIT req graph phase env [body] */
+    /* SLC1 SUBMIT req graph phase env [body [file]] */
     sl_slice_t req = sl_frames_at(fr, 2);
-    if (fr->count < 6 || fr->count > 7 || req.len == 0 || req.len > SL_WIRE_REQ_MAX) {
+    if (fr->count < 6 || fr->count > 8 || req.len == 0 || req.len > SL_WIRE_REQ_MAX) {
         sl_log_warn(NULL, "refuse submit reason=\"bad frame count or request id\" frames=%zu",
                     fr->count);
         if (fr->count >= 3)
@@ -127,8 +184,20 @@ s_submit(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
         s_refuse(b, client, req, "error", shown);
         return;
     }
+    sl_bodyfile_ref_t *ref = NULL;
+    int body_fd = -1;
+    if (fr->count == 8 && s_body_file(b, fr, &ref, &body_fd, &why) != 0) {
+        sl_log_warn(sl_env_id(env), "refuse submit reason=\"%s\"", why);
+        s_refuse(b, client, req, strstr(why, "too many open files") ? "busy" : "error", why);
+        sl_env_destroy(&env);
+        return;
+    }
     const char *full = s_admit(b, g, (sl_phase_t) phase);
     if (full) {
+        if (ref) {
+            close(body_fd);
+            free(ref);
+        }
         sl_log_info(sl_env_id(env), "busy reason=\"%s\" messages=%zu", full, b->msg_count);
         s_refuse(b, client, req, "busy", full);
         sl_env_destroy(&env);
@@ -141,7 +210,14 @@ s_submit(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
     m->graph = g;
     m->phase = (sl_phase_t) phase;
     m->env = env;
-    if (fr->count == 7) {
+    m->body_fd = body_fd;
+    if (ref) {
+        b->body_files++;
+        zmq_msg_init(&m->body);
+        m->ref = ref;
+        sl_frames_take(fr, 7, &m->ref_frame);
+        m->has_body = true;
+    } else if (fr->count == 7) {
         sl_frames_take(fr, 6, &m->body);
         m->has_body = true;
     } else {
@@ -162,11 +238,13 @@ s_status(broker_t *b, const broker_ident_t *client, sl_frames_t *fr)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, 4);
     msgpack_pack_str_with_body(&pk, "messages", 8);
     msgpack_pack_uint64(&pk, b->msg_count);
     msgpack_pack_str_with_body(&pk, "max_messages", 12);
     msgpack_pack_uint64(&pk, (uint64_t) b->conf->broker.max_messages);
+    msgpack_pack_str_with_body(&pk, "body_files", 10);
+    msgpack_pack_uint64(&pk, b->body_files);
     msgpack_pack_str_with_body(&pk, "stages", 6);
     msgpack_pack_array(&pk, b->stage_count);
     for (size_t i = 0; i < b->stage_count; i++) {
@@ -393,6 +471,13 @@ main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Each message submitted with a body file holds that file open: allow as
+     * many descriptors as the hard limit does (past it, SUBMIT answers busy). */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     broker_t b = {.conf = conf, .next_job_id = sl_now_ms() << 16};
     b.zctx = zmq_ctx_new();

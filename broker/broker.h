@@ -9,6 +9,7 @@
 #define BROKER_H
 
 #include "sl_batch.h"
+#include "sl_bodyfile.h"
 #include "sl_conf.h"
 #include "sl_env.h"
 #include "sl_wire.h"
@@ -52,6 +53,7 @@ struct broker_job {
                               * worker behind the jobs sent there before it */
     uint64_t seq;            /* dispatch order at its worker (the worker's FIFO) */
     size_t bytes;            /* body and part bytes sent with it to its worker */
+    bool by_file;            /* sent with the body as a file reference */
     bool suspect;            /* was at a worker that died holding several jobs:
                               * goes alone to a worker holding nothing */
     broker_worker_t *worker; /* holder, NULL while queued */
@@ -73,7 +75,12 @@ struct broker_msg {
                               * the RESULT without copies; valid while env_fresh */
     bool env_fresh;          /* env_frame holds the current encoding */
     zmq_msg_t body;          /* raw message, shared with workers without copies */
-    bool has_body;           /* body frame was present */
+    bool has_body;           /* body frame was present (or a body file) */
+    sl_bodyfile_ref_t *ref;  /* body file reference (SUBMIT's last frame), or NULL */
+    zmq_msg_t ref_frame;     /* its text, shared by every JOB that carries it */
+    int body_fd;             /* the file, open while the message is here; -1 */
+    bool body_loaded;        /* body holds the file's bytes (for in-band workers) */
+    bool ref_failed;         /* a worker could not read the file: in-band from now on */
     zmq_msg_t *parts;        /* decoded part frames, in envelope parts order */
     size_t part_count;       /* frames held */
     uint64_t started_at;     /* mono ms at SUBMIT */
@@ -126,6 +133,8 @@ struct broker {
     broker_msg_t *msgs;      /* messages in the broker */
     size_t msg_count;
     uint64_t next_job_id;
+    uint64_t body_files;     /* messages submitted with a body file, since start */
+    char **body_dirs;        /* broker.body_file_dirs resolved (NULL: not yet there) */
     sl_frames_t frames;      /* receive buffer */
     uint64_t by_class[BROKER_CLASSES]; /* finished content phases by classification */
     broker_metrics_t *metrics; /* /metrics server, NULL when off */
@@ -138,6 +147,10 @@ struct broker {
 /* broker_msg_start - begins phase PHASE of GRAPH for a new message; takes *env_p
  * and BODY (moved). Sends the result at once when the phase is empty. */
 void broker_msg_start(broker_t *b, broker_msg_t *m);
+
+/* broker_msg_load_body - for a message whose body is in a file: reads it into
+ * m->body once (for workers that take it in the frame); 0, or -1 logged. */
+int broker_msg_load_body(broker_msg_t *m);
 /* broker_msg_verdict - a worker answered job J: VERDICT (taken) and the part
  * frames FIRST_PART..END-1 of FR (moved out of FR). */
 void broker_msg_verdict(broker_t *b, broker_job_t *job, sl_verdict_t **verdict_p,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void s_step_start(broker_t *b, broker_msg_t *m);
 
@@ -34,10 +35,36 @@ s_msg_free(broker_t *b, broker_msg_t *m)
     if (m->env_fresh)
         zmq_msg_close(&m->env_frame);
     zmq_msg_close(&m->body);
+    if (m->ref) {
+        zmq_msg_close(&m->ref_frame);
+        free(m->ref);
+    }
+    if (m->body_fd >= 0)
+        close(m->body_fd);
     for (size_t i = 0; i < m->part_count; i++)
         zmq_msg_close(&m->parts[i]);
     free(m->parts);
     free(m);
+}
+
+int
+broker_msg_load_body(broker_msg_t *m)
+{
+    if (m->ref == NULL || m->body_loaded)
+        return 0;
+    const char *why = NULL;
+    zmq_msg_close(&m->body);
+    if (zmq_msg_init_size(&m->body, (size_t) m->ref->length) != 0)
+        sl_panic("out of memory for a body");
+    if (sl_bodyfile_read(m->body_fd, m->ref, zmq_msg_data(&m->body), &why) != 0) {
+        zmq_msg_close(&m->body);
+        zmq_msg_init(&m->body);
+        sl_log_error(sl_env_id(m->env), "body file read failed path=%s reason=\"%s\"",
+                     m->ref->path, why);
+        return -1;
+    }
+    m->body_loaded = true;
+    return 0;
 }
 
 static void
@@ -263,6 +290,10 @@ broker_msg_sweep(broker_t *b, uint64_t now)
 void
 broker_free_all(broker_t *b)
 {
+    for (size_t i = 0; b->body_dirs && i < b->conf->broker.body_file_dir_count; i++)
+        free(b->body_dirs[i]);
+    free(b->body_dirs);
+    b->body_dirs = NULL;
     while (b->workers) {
         broker_worker_t *w = b->workers;
         b->workers = w->next;

@@ -59,6 +59,16 @@ s_copy_text(char *dst, size_t size, sl_slice_t s)
     dst[n] = '\0';
 }
 
+/* s_needs_name - NEEDS as READY and JOB spell them; FILE: the body as a reference. */
+static const char *
+s_needs_name(unsigned needs, bool file)
+{
+    bool body = needs & SL_NEED_BODY, parts = needs & SL_NEED_PARTS;
+    return body && parts ? (file ? "body-file,parts" : "body,parts")
+           : body        ? (file ? "body-file" : "body")
+           : parts       ? "parts" : "envelope";
+}
+
 static int
 s_parse_needs(sl_slice_t s, unsigned *needs)
 {
@@ -71,6 +81,8 @@ s_parse_needs(sl_slice_t s, unsigned *needs)
         sl_slice_t item = {s.ptr + i, j - i};
         if (sl_wire_slice_eq(item, "body"))
             *needs |= SL_NEED_BODY;
+        else if (sl_wire_slice_eq(item, "body-file"))
+            *needs |= SL_NEED_BODY | SL_NEED_FILE;
         else if (sl_wire_slice_eq(item, "parts"))
             *needs |= SL_NEED_PARTS;
         else if (!sl_wire_slice_eq(item, "envelope"))
@@ -138,8 +150,7 @@ broker_worker_ready(broker_t *b, const broker_ident_t *id, sl_frames_t *fr)
     b->stages[si].workers++;
     sl_log_info(NULL, "worker ready stage=%s worker=%s capacity=%u batch=%u needs=%s version=%s",
                 stage, w->label, w->capacity, w->batch,
-                needs == 0 ? "envelope" : needs == SL_NEED_BODY ? "body" :
-                needs == SL_NEED_PARTS ? "parts" : "body,parts", w->version);
+                s_needs_name(needs, needs & SL_NEED_FILE), w->version);
 }
 
 static long
@@ -234,6 +245,21 @@ s_answer(broker_t *b, broker_worker_t *w, sl_frames_t *fr, size_t first, size_t 
         sl_log_warn(sl_env_id(job->msg->env), "verdict refused stage=%s worker=%s reason=\"%s\"",
                     b->stages[w->stage].conf->name, w->label, why ? why : "?");
         broker_msg_fail(b, job, "stage sent a malformed verdict");
+        return;
+    }
+    const char *err = sl_verdict_error(v);
+    if (job->by_file && strncmp(err, SL_BODYFILE_ERROR, strlen(SL_BODYFILE_ERROR)) == 0) {
+        /* The worker could not read the file (gone, another mount namespace):
+         * the broker holds it open, so this message's body goes in the frame
+         * from now on. Not an attempt: the scan never started. */
+        sl_log_warn(sl_env_id(job->msg->env), "body file refused by worker stage=%s worker=%s "
+                    "reason=\"%s\" resend=in-frame", b->stages[w->stage].conf->name, w->label, err);
+        sl_verdict_destroy(&v);
+        job->msg->ref_failed = true;
+        job->attempts--;
+        job->id = ++b->next_job_id;
+        job->queued_at = b->now;
+        broker_enqueue(b, job, true);
         return;
     }
     if (strcmp(sl_verdict_stage(v), b->stages[w->stage].conf->name) != 0) {
@@ -362,12 +388,29 @@ s_pick(broker_t *b, size_t stage, bool empty, size_t *free_workers)
     return best;
 }
 
-/* s_job_bytes - body and part bytes JOB carries to W. */
+/* s_by_file - W gets M's body as a file reference (it said body-file, the
+ * body is in a file, and no worker has failed to read that file yet). */
+static bool
+s_by_file(const broker_worker_t *w, const broker_msg_t *m)
+{
+    return (w->needs & SL_NEED_FILE) && m->ref != NULL && !m->ref_failed;
+}
+
+/* s_needs_load - W takes M's body in the frame, and the broker has it only in a file. */
+static bool
+s_needs_load(const broker_worker_t *w, const broker_msg_t *m)
+{
+    return (w->needs & SL_NEED_BODY) && m->ref != NULL && !m->body_loaded && !s_by_file(w, m);
+}
+
+/* s_job_bytes - body and part bytes JOB carries to W (a body file's range
+ * counts as if it came in the frame: the worker maps it). */
 static size_t
 s_job_bytes(const broker_worker_t *w, const broker_job_t *job)
 {
     broker_msg_t *m = job->msg;
-    size_t n = (w->needs & SL_NEED_BODY) && m->has_body ? zmq_msg_size(&m->body) : 0;
+    size_t n = !((w->needs & SL_NEED_BODY) && m->has_body) ? 0
+               : m->ref != NULL ? (size_t) m->ref->length : zmq_msg_size(&m->body);
     for (size_t i = 0; (w->needs & SL_NEED_PARTS) && i < m->part_count; i++)
         n += zmq_msg_size(&m->parts[i]);
     return n;
@@ -392,14 +435,16 @@ s_send_job(broker_t *b, broker_worker_t *w, broker_job_t *job, int last_more)
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long) job->id);
     bool body = (w->needs & SL_NEED_BODY) && m->has_body;
     bool parts = (w->needs & SL_NEED_PARTS) && m->part_count > 0;
-    const char *needs = body && parts ? "body,parts" : body ? "body" : parts ? "parts" : "envelope";
+    const char *needs = s_needs_name((body ? SL_NEED_BODY : 0) | (parts ? SL_NEED_PARTS : 0),
+                                     job->by_file);
     zmq_msg_t *env = broker_msg_encoded(m);
     sl_wire_send_str(b->backend, hex, ZMQ_SNDMORE);
     sl_wire_send_str(b->backend, sl_conf_phase_name(m->phase), ZMQ_SNDMORE);
     sl_wire_send_str(b->backend, needs, ZMQ_SNDMORE);
     sl_wire_send_share(b->backend, env, (body || parts) ? ZMQ_SNDMORE : last_more);
     if (body)
-        sl_wire_send_share(b->backend, &m->body, parts ? ZMQ_SNDMORE : last_more);
+        sl_wire_send_share(b->backend, job->by_file ? &m->ref_frame : &m->body,
+                           parts ? ZMQ_SNDMORE : last_more);
     for (size_t i = 0; parts && i < m->part_count; i++)
         sl_wire_send_share(b->backend, &m->parts[i],
                            i + 1 < m->part_count ? ZMQ_SNDMORE : last_more);
@@ -417,6 +462,7 @@ s_hand(broker_t *b, broker_worker_t *w, broker_job_t *job)
         w->slot_end = slot + 1;
     job->started_at = s_running(w) < w->capacity ? b->now : 0;
     job->seq = ++w->next_seq;
+    job->by_file = s_by_file(w, job->msg);
     job->bytes = s_job_bytes(w, job);
     w->bytes_held += job->bytes;
     w->held[slot] = job;
@@ -438,6 +484,8 @@ s_send_batch(broker_t *b, broker_worker_t *w, broker_stage_t *st, unsigned take)
     broker_job_t *batch[SL_BATCH_MAX];
     size_t n = 0, frames = 3, bytes = w->bytes_held; /* SLW1 JOBS n */
     for (broker_job_t *job = st->head; job && n < take && n < SL_BATCH_MAX; job = job->next) {
+        if (n > 0 && s_needs_load(w, job->msg) && broker_msg_load_body(job->msg) != 0)
+            break; /* at the head of the queue next turn, it fails there */
         size_t k = s_job_frames(w, job), jb = s_job_bytes(w, job);
         if (n > 0 && (job->suspect || k + 1 > SL_WIRE_FRAMES_MAX - frames ||
                       jb > BROKER_BATCH_BYTES - (bytes < BROKER_BATCH_BYTES ? bytes
@@ -482,6 +530,15 @@ s_dispatch_stage(broker_t *b, size_t s)
         broker_worker_t *w = s_pick(b, s, st->head->suspect, &free_workers);
         if (w == NULL)
             return;
+        broker_job_t *head = st->head;
+        if (s_needs_load(w, head->msg) && broker_msg_load_body(head->msg) != 0) {
+            /* The file it was submitted with is unreadable now: nothing to scan.
+             * The submitter keeps the message and tries again later. */
+            broker_unqueue(b, head);
+            head->msg->tempfail = true;
+            broker_msg_fail(b, head, "body file unreadable at the broker");
+            continue;
+        }
         if (share == 0)
             share = (st->queued + free_workers - 1) / free_workers;
         unsigned take = s_free_credit(w);

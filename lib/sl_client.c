@@ -89,6 +89,39 @@ sl_client_submit(sl_client_t *self, const char *graph, const char *phase, const 
     return req;
 }
 
+uint64_t
+sl_client_submit_file(sl_client_t *self, const char *graph, const char *phase,
+                      const sl_env_t *env, const sl_bodyfile_ref_t *ref)
+{
+    char text[SL_BODYFILE_REF_MAX + 1];
+    int n = sl_bodyfile_format(ref, text, sizeof text);
+    if (n < 0)
+        return 0;
+    size_t env_len = 0;
+    void *enc = sl_env_encode(env, &env_len);
+    uint64_t req = self->next_req++;
+    char reqs[24];
+    snprintf(reqs, sizeof reqs, "%llu", (unsigned long long) req);
+    if (zmq_send(self->sock, SL_WIRE_CLIENT, 4, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
+        free(enc);
+        return 0;
+    }
+    sl_wire_send_str(self->sock, "SUBMIT", ZMQ_SNDMORE);
+    sl_wire_send_str(self->sock, reqs, ZMQ_SNDMORE);
+    sl_wire_send_str(self->sock, graph ? graph : "default", ZMQ_SNDMORE);
+    sl_wire_send_str(self->sock, phase, ZMQ_SNDMORE);
+    sl_wire_send_owned(self->sock, enc, env_len, ZMQ_SNDMORE);
+    sl_wire_send_mem(self->sock, "", 0, ZMQ_SNDMORE); /* no body in the frame: */
+    sl_wire_send_mem(self->sock, text, (size_t) n, 0); /* it is in the file */
+    return req;
+}
+
+bool
+sl_client_same_host(const char *endpoint)
+{
+    return strncmp(endpoint, "ipc://", 6) == 0 || strncmp(endpoint, "inproc://", 9) == 0;
+}
+
 static int
 s_parse_u64(sl_slice_t s, uint64_t *out)
 {

@@ -11,8 +11,10 @@
 #ifndef SL_CLIENT_H
 #define SL_CLIENT_H
 
+#include "sl_bodyfile.h"
 #include "sl_env.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct sl_client sl_client_t;
@@ -43,6 +45,17 @@ void sl_client_destroy(sl_client_t **self_p);
  * could not be queued (socket full: treat as busy). */
 uint64_t sl_client_submit(sl_client_t *self, const char *graph, const char *phase,
                           const sl_env_t *env, const void *body, size_t body_len, int free_body);
+
+/* sl_client_submit_file - as sl_client_submit, with the body left in a file
+ * (REF: offset, length, absolute path; lib/sl_bodyfile.h) that stays as it is
+ * until the result comes. Only for a broker on this host (sl_client_same_host):
+ * the broker opens the file itself. 0 when it could not be queued. */
+uint64_t sl_client_submit_file(sl_client_t *self, const char *graph, const char *phase,
+                               const sl_env_t *env, const sl_bodyfile_ref_t *ref);
+
+/* sl_client_same_host - true for an endpoint that can only reach this host
+ * (ipc://, inproc://): a body may be handed over by file. */
+bool sl_client_same_host(const char *endpoint);
 
 /* sl_client_recv - waits up to TIMEOUT_MS (-1 forever, 0 poll) for the next
  * result. 1 with *out filled (free with sl_result_clear), 0 on timeout, -1 on

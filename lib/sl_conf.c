@@ -34,7 +34,7 @@ static const char *const s_top_keys[] = {
 static const char *const s_log_keys[] = {"level", NULL};
 static const char *const s_broker_keys[] = {
     "frontend",     "backend",         "heartbeat", "max_messages",
-    "poison_limit", "message_timeout", "max_frame", NULL,
+    "poison_limit", "message_timeout", "max_frame", "body_file_dirs", NULL,
 };
 static const char *const s_stage_keys[] = {
     "name", "command", "workers", "capacity", "timeout", "retries", "on_error", "queue_max",
@@ -166,6 +166,43 @@ s_read_endpoint(sl_conf_t *self, const sl_cfg_node_t *broker, const char *key, c
     return sl_xstrdup(endpoint);
 }
 
+/* s_read_body_file_dirs - where a submitted body file may lie (broker/README.md
+ * "Body by file"): absolute folders, by default the spool's (spool.dir, else
+ * DATA_DIR/spool, as smtpd reads it). */
+static void
+s_read_body_file_dirs(sl_conf_t *self, const sl_cfg_node_t *root, const sl_cfg_node_t *broker)
+{
+    sl_cfg_t *cfg = self->cfg;
+    sl_conf_broker_t *b = &self->broker;
+    const sl_cfg_node_t *list = sl_cfg_get(broker, "body_file_dirs");
+    if (list == NULL) {
+        const sl_cfg_node_t *spool = sl_cfg_get(root, "spool");
+        const char *dir = sl_cfg_scalar(sl_cfg_get(spool, "dir"));
+        char dflt[4096];
+        snprintf(dflt, sizeof dflt, "%s/spool", self->data_dir);
+        b->body_file_dirs = sl_xcalloc(1, sizeof *b->body_file_dirs);
+        b->body_file_dirs[0] = sl_xstrdup(dir && dir[0] ? dir : dflt);
+        b->body_file_dir_count = 1;
+        return;
+    }
+    if (sl_cfg_kind(list) != SL_CFG_SEQ) {
+        sl_cfg_error(cfg, list, "broker.body_file_dirs: expected a list of absolute folders");
+        return;
+    }
+    size_t n = sl_cfg_count(list);
+    b->body_file_dirs = sl_xcalloc(n ? n : 1, sizeof *b->body_file_dirs);
+    for (size_t i = 0; i < n; i++) {
+        const char *dir = sl_cfg_scalar(sl_cfg_at(list, i));
+        if (dir == NULL || dir[0] != '/') {
+            sl_cfg_error(cfg, sl_cfg_at(list, i),
+                         "broker.body_file_dirs: expected an absolute folder, found %s",
+                         dir ? dir : "a map or list");
+            continue;
+        }
+        b->body_file_dirs[b->body_file_dir_count++] = sl_xstrdup(dir);
+    }
+}
+
 static void
 s_read_broker(sl_conf_t *self, const sl_cfg_node_t *root)
 {
@@ -182,6 +219,7 @@ s_read_broker(sl_conf_t *self, const sl_cfg_node_t *root)
         (int) sl_cfg_get_duration_ms(cfg, broker, "message_timeout", 300000, 10, 86400000);
     b->max_frame_bytes =
         (int) sl_cfg_get_size(cfg, broker, "max_frame", 64 << 20, 4 << 10, 1 << 30);
+    s_read_body_file_dirs(self, root, broker);
 }
 
 /* ---- stages ---- */
@@ -602,6 +640,9 @@ sl_conf_destroy(sl_conf_t **self_p)
         free(graph->name);
     }
     free(self->graphs);
+    for (size_t i = 0; i < self->broker.body_file_dir_count; i++)
+        free(self->broker.body_file_dirs[i]);
+    free(self->broker.body_file_dirs);
     free(self->broker.frontend);
     free(self->broker.backend);
     free(self->data_dir);

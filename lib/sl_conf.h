@@ -77,6 +77,8 @@ typedef struct {
     int poison_limit;      /* worker deaths holding one message before error verdict */
     int message_timeout_ms; /* whole-graph limit for one message */
     int max_frame_bytes;   /* ZMQ_MAXMSGSIZE on sockets facing peers */
+    char **body_file_dirs; /* folders a SUBMIT's body file may lie in (broker/README.md) */
+    size_t body_file_dir_count;
 } sl_conf_broker_t;
 
 typedef struct {

@@ -21,6 +21,8 @@
  */
 #include "sl_stage.h"
 #include "sl_batch.h"
+#include "sl_bodyfile.h"
+#include "sl_client.h"
 #include "sl_conf.h"
 #include "sl_wire.h"
 
@@ -36,7 +38,9 @@
 #define SL_STAGE_CAPACITY_MAX 256
 #define SL_STAGE_BACKLOG_MAX 1024 /* jobs held locally beyond idle threads (after reconnects) */
 #define SL_STAGE_BATCH_DEFAULT 16 /* without a config: jobs per JOBS at capacity 1 */
-#define SL_STAGE_FLUSH_MS 10      /* finished answers wait at most this long for the batch */
+#define S_BODY_MAP_MAX ((size_t) 1 << 31) /* a body file range mapped at most */
+#define SL_STAGE_FLUSH_MS 2       /* finished answers wait at most this long for the batch:
+                                   * their credit brings the next jobs while the rest is scanned */
 
 struct sl_msg {
     const char *id;        /* queue id (borrowed from env) */
@@ -162,6 +166,27 @@ s_send_frames(void *sock, zmq_msg_t *frames, size_t n, int last_more)
             zmq_msg_close(&frames[i]);
 }
 
+/* s_map_body - the body frame *BODY is a file reference (the job said
+ * body-file): maps its range and points *BODY at it. On failure the verdict
+ * says SL_BODYFILE_ERROR, and the broker sends the body in the frame instead. */
+static int
+s_map_body(sl_slice_t *body, sl_bodyfile_map_t *map, sl_verdict_t *v)
+{
+    sl_bodyfile_ref_t ref;
+    const char *why = NULL;
+    if (sl_bodyfile_parse(body->ptr, body->len, &ref, &why) != 0 ||
+        sl_bodyfile_map(&ref, S_BODY_MAP_MAX, map, &why) != 0) {
+        char text[200];
+        snprintf(text, sizeof text, "%s: %s", SL_BODYFILE_ERROR, why ? why : "?");
+        sl_log_warn(NULL, "body file refused reason=\"%s\"", why ? why : "?");
+        sl_verdict_set_error(v, text);
+        return -1;
+    }
+    body->ptr = map->data;
+    body->len = map->len;
+    return 0;
+}
+
 /* s_scan_one - FR's frames FIRST..END-1 are one job: job phase needs env
  * [body] [parts...]. Appends its answer (job verdict [parts...]) to OUT.
  * LOCK, when set, is released around the scan function so that the
@@ -176,7 +201,9 @@ s_scan_one(s_runtime_t *rt, sl_frames_t *fr, size_t first, size_t end, pthread_m
     if (ps.len < sizeof phase)
         memcpy(phase, ps.ptr, ps.len);
     bool body = ns.len >= 4 && memcmp(ns.ptr, "body", 4) == 0;
+    bool by_file = ns.len >= 9 && memcmp(ns.ptr, "body-file", 9) == 0;
     size_t first_part = first + (body ? 5 : 4);
+    sl_bodyfile_map_t map = {0};
     sl_msg_t msg = {.phase = phase};
     sl_verdict_t *v = sl_verdict_new(rt->name);
     const char *why = NULL;
@@ -190,6 +217,8 @@ s_scan_one(s_runtime_t *rt, sl_frames_t *fr, size_t first, size_t end, pthread_m
         msg.id = sl_env_id(msg.env);
         if (body && first + 4 < end)
             msg.body = sl_frames_at(fr, first + 4);
+        if (by_file && s_map_body(&msg.body, &map, v) != 0)
+            goto answer;
         if (end > first_part) {
             msg.part_count = end - first_part;
             msg.parts = sl_xcalloc(msg.part_count, sizeof *msg.parts);
@@ -204,6 +233,8 @@ s_scan_one(s_runtime_t *rt, sl_frames_t *fr, size_t first, size_t end, pthread_m
         if (rc != 0 && sl_verdict_error(v)[0] == '\0')
             sl_verdict_set_error(v, "stage failed");
     }
+answer:
+    sl_bodyfile_unmap(&map);
     sl_verdict_set_ms(v, (double) (sl_mono_us() - t0) / 1000.0);
     sl_verdict_set_versions(v, rt->def->version ? rt->def->version : "0",
                             rt->def->rules_version ? rt->def->rules_version(rt->ctx) : "");
@@ -740,7 +771,10 @@ s_usage(const char *prog)
     fprintf(stderr,
             "usage: %s [-c sluice.yaml] [--broker ENDPOINT] [--name NAME] [--capacity N]\n"
             "       [--batch N (capacity 1: jobs per JOBS, 1..64; default the stage's batch:)]\n"
-            "       [--needs envelope|body|parts|body,parts] [--check] [stage options...]\n"
+            "       [--needs envelope|body|parts|body,parts] [--body-inband] [--check]\n"
+            "       [stage options...]\n"
+            "--body-inband: take the body in the frame even on the broker's host\n"
+            "(by default a stage on an ipc:// broker says body-file and maps it)\n"
             "--check: load the config, run the stage's set-up (its options, rules,\n"
             "signatures, stores) and exit 0, or 1 with what is wrong\n",
             prog);
@@ -751,6 +785,7 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
 {
     const char *config = NULL, *broker = NULL, *name = def->name, *needs_arg = NULL;
     long capacity = 1, heartbeat_ms = 0, batch = 0;
+    bool body_inband = false; /* --body-inband: never take the body as a file */
     bool check = false;
     char **rest = sl_xcalloc((size_t) argc + 1, sizeof *rest);
     int nrest = 0;
@@ -766,6 +801,8 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
             name = argv[++i];
         else if (strcmp(a, "--capacity") == 0 && has_val)
             capacity = strtol(argv[++i], NULL, 10);
+        else if (strcmp(a, "--body-inband") == 0)
+            body_inband = true;
         else if (strcmp(a, "--batch") == 0 && has_val)
             batch = strtol(argv[++i], NULL, 10);
         else if (strcmp(a, "--heartbeat") == 0 && has_val)
@@ -819,8 +856,17 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
                         def->needs == SL_NEED_PARTS ? "parts" : "body,parts";
     if (needs_arg)
         needs = needs_arg;
+    /* On the broker's host a body may come as a file reference (mapped, not
+     * copied through two sockets): say so, unless told not to. */
+    const char *endpoint = broker ? broker : conf->broker.backend;
+    char needs_file[32];
+    if (!body_inband && sl_client_same_host(endpoint) && strncmp(needs, "body", 4) == 0 &&
+        strncmp(needs, "body-file", 9) != 0) {
+        snprintf(needs_file, sizeof needs_file, "body-file%s", needs + 4);
+        needs = needs_file;
+    }
     s_link_t link = {.rt = &rt,
-                     .endpoint = broker ? broker : conf->broker.backend,
+                     .endpoint = endpoint,
                      .heartbeat_ms = heartbeat_ms > 0 ? (int) heartbeat_ms
                                      : conf ? conf->broker.heartbeat_ms : 1000,
                      .capacity = (unsigned) capacity,

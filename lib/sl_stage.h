@@ -31,6 +31,7 @@
 #define SL_NEED_ENVELOPE 0u /* envelope only: rbl and greylist never get the body */
 #define SL_NEED_BODY 1u     /* the raw message */
 #define SL_NEED_PARTS 2u    /* the decoded parts mime produced */
+#define SL_NEED_FILE 4u     /* takes the body as a file reference ("body-file") */
 
 typedef struct sl_msg sl_msg_t;
 

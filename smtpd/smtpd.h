@@ -73,6 +73,10 @@ void smtpd_server_close(smtpd_t *self);
 /* smtpd_server_submit - submit through the configured graph; 0 when the socket is full. */
 uint64_t smtpd_server_submit(smtpd_t *self, const char *phase, const sl_env_t *env,
                              const void *body, size_t len, int free_body);
+/* smtpd_server_submit_file - the same with the body left in the spool file
+ * (REF: its range there), for a broker on this host. */
+uint64_t smtpd_server_submit_file(smtpd_t *self, const char *phase, const sl_env_t *env,
+                                  const sl_bodyfile_ref_t *ref);
 
 /* --- smtpd_session.c --- */
 /* smtpd_session_accept - a new client connection on FD (owned from now on). */

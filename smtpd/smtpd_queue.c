@@ -33,6 +33,7 @@ typedef struct s_entry {
     uint64_t req;               /* request in flight, 0 when waiting */
     uint64_t due;               /* mono ms: deadline in flight, next submit when waiting */
     unsigned attempts;          /* submissions so far */
+    bool inband;                /* the broker refused its body file: send the body */
 } s_entry_t;
 
 typedef struct s_watch {
@@ -51,6 +52,8 @@ struct smtpd_queue {
     uint64_t deadline_ms;          /* how long a content request may stay silent */
     s_watch_t *buckets[S_BUCKETS]; /* request id -> owner */
     uint64_t next_sweep;           /* mono ms of the next archive sweep */
+    bool by_file;                  /* broker on this host: bodies go as spool file ranges */
+    char *abs_dir;                 /* the spool dir as an absolute path, once known */
 };
 
 static void
@@ -95,6 +98,7 @@ smtpd_queue_new(smtpd_t *srv)
     self->inflight_max = max > 0 ? (size_t)max : 1000;
     int timeout = srv->conf->broker.message_timeout_ms;
     self->deadline_ms = (uint64_t)(timeout > 0 ? timeout : 60000) + 10000;
+    self->by_file = sl_client_same_host(srv->conf->broker.frontend);
     return self;
 }
 
@@ -115,6 +119,7 @@ smtpd_queue_destroy(smtpd_queue_t **self_p)
             free(w);
             w = next;
         }
+    free(self->abs_dir);
     free(self);
     *self_p = NULL;
 }
@@ -180,12 +185,43 @@ s_delay(const s_entry_t *e)
     return d > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : d;
 }
 
+/* s_file_ref - E's body as a range of its spool file, for a broker on this
+ * host (it reads the file where smtpd wrote it: no copy of the body through
+ * the sockets); -1 when the body must go in the frame. */
+static int
+s_file_ref(smtpd_queue_t *self, const s_entry_t *e, sl_bodyfile_ref_t *ref)
+{
+    if (!self->by_file || e->inband)
+        return -1;
+    if (self->abs_dir == NULL) {
+        self->abs_dir = realpath(self->srv->cfg.spool_dir, NULL);
+        if (self->abs_dir == NULL) {
+            sl_log_warn(NULL, "spool dir has no absolute path: bodies go in the frame dir=%s",
+                        self->srv->cfg.spool_dir);
+            self->by_file = false;
+            return -1;
+        }
+    }
+    const char *why = NULL;
+    if (smtpd_spool_path(ref->path, sizeof ref->path, self->abs_dir, NULL, e->id) != 0 ||
+        smtpd_spool_body_range(ref->path, &ref->offset, &ref->length, &why) != 0) {
+        sl_log_warn(e->id, "body sent in the frame reason=\"%s\"", why ? why : "path too long");
+        return -1;
+    }
+    return 0;
+}
+
 static void
 s_submit(smtpd_queue_t *self, s_entry_t *e, const sl_env_t *env, const void *body, size_t len)
 {
     e->attempts++;
-    uint64_t req =
-        self->srv->client ? smtpd_server_submit(self->srv, "content", env, body, len, 0) : 0;
+    sl_bodyfile_ref_t ref;
+    uint64_t req = 0;
+    if (self->srv->client && s_file_ref(self, e, &ref) == 0) {
+        req = smtpd_server_submit_file(self->srv, "content", env, &ref);
+    } else if (self->srv->client) {
+        req = smtpd_server_submit(self->srv, "content", env, body, len, 0);
+    }
     if (req == 0) {
         s_backoff(self, e, s_delay(e), "broker busy or unreachable");
         return;
@@ -320,6 +356,21 @@ s_entry_result(smtpd_queue_t *self, s_entry_t *e, const sl_result_t *r)
         return;
     }
     case SL_RESULT_ERROR:
+        if (strncmp(r->why, "body file", 9) == 0 && !e->inband) {
+            /* The broker could not open the spool file (another mount
+             * namespace, say): send this one's body in the frame, at once. */
+            sl_log_warn(e->id, "body file refused by broker reason=\"%s\" resend=in-frame",
+                        r->why);
+            e->inband = true;
+            if (strstr(r->why, "not inside broker.body_file_dirs") && self->by_file) {
+                sl_log_warn(NULL, "broker takes no body files from the spool dir=%s: bodies "
+                            "go in the frame from now on (see broker.body_file_dirs)",
+                            self->abs_dir ? self->abs_dir : self->srv->cfg.spool_dir);
+                self->by_file = false;
+            }
+            s_backoff(self, e, 0, "body file refused by broker");
+            return;
+        }
         sl_log_error(e->id, "submission refused reason=\"%s\"", r->why);
         s_backoff(self, e, S_ERROR_RETRY_MS, "refused by broker");
         return;

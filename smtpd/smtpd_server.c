@@ -158,6 +158,17 @@ smtpd_server_submit(smtpd_t *self, const char *phase, const sl_env_t *env, const
     return req;
 }
 
+uint64_t
+smtpd_server_submit_file(smtpd_t *self, const char *phase, const sl_env_t *env,
+                         const sl_bodyfile_ref_t *ref)
+{
+    if (self->client == NULL)
+        return 0;
+    uint64_t req = sl_client_submit_file(self->client, self->cfg.graph, phase, env, ref);
+    event_active(self->client_ev, EV_READ, 0);
+    return req;
+}
+
 int
 smtpd_server_open(smtpd_t *self)
 {

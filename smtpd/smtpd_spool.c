@@ -179,6 +179,28 @@ smtpd_spool_parse(const void *buf, size_t len, const void **env, size_t *env_len
 }
 
 int
+smtpd_spool_body_range(const char *path, uint64_t *offset, uint64_t *length, const char **why)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sl_fail(why, errno == ENOENT ? "no such spool entry" : "cannot open spool file");
+    unsigned char h[SMTPD_SPOOL_HEADER];
+    struct stat st;
+    ssize_t n = pread(fd, h, sizeof h, 0);
+    int ok = n == (ssize_t)sizeof h && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(fd);
+    if (!ok || memcmp(h, SMTPD_SPOOL_MAGIC, 8) != 0)
+        return sl_fail(why, "not a spool file");
+    uint64_t el = s_get_be(h + 8, 4), bl = s_get_be(h + 12, 8);
+    uint64_t rest = (uint64_t)st.st_size - SMTPD_SPOOL_HEADER;
+    if (el > SL_ENV_BYTES_MAX || el > rest || bl != rest - el)
+        return sl_fail(why, "spool file lengths do not match its size");
+    *offset = SMTPD_SPOOL_HEADER + el;
+    *length = bl;
+    return 0;
+}
+
+int
 smtpd_spool_load(const char *path, void **buf, size_t *len, const char **why)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

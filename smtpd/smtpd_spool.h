@@ -46,6 +46,11 @@ int smtpd_spool_write(const char *dir, const char *subdir, const char *id, const
 int smtpd_spool_parse(const void *buf, size_t len, const void **env, size_t *env_len,
                       const void **body, size_t *body_len, const char **why);
 
+/* smtpd_spool_body_range - where the body lies inside spool file PATH: its
+ * header read and checked against the file's size, as smtpd_spool_parse
+ * does. 0 with *OFFSET and *LENGTH, or -1 with *why. */
+int smtpd_spool_body_range(const char *path, uint64_t *offset, uint64_t *length, const char **why);
+
 /* smtpd_spool_load - reads file PATH whole; 0 with *buf (caller frees) and
  * *len, -1 with *why. Files over SIZE_MAX bytes are refused. */
 int smtpd_spool_load(const char *path, void **buf, size_t *len, const char **why);

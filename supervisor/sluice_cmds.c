@@ -131,8 +131,9 @@ sluice_status_main(int argc, char **argv)
         msgpack_unpacked_init(&up);
         if (msgpack_unpack_next(&up, raw, len, NULL) == MSGPACK_UNPACK_SUCCESS) {
             const msgpack_object *root = &up.data;
-            printf("messages in the broker: %llu (max %llu)\n", s_mp_uint(root, "messages"),
-                   s_mp_uint(root, "max_messages"));
+            printf("messages in the broker: %llu (max %llu); bodies handed over by file "
+                   "since start: %llu\n", s_mp_uint(root, "messages"),
+                   s_mp_uint(root, "max_messages"), s_mp_uint(root, "body_files"));
             printf("%-16s %7s %8s %9s %7s %10s %7s %8s %7s %8s\n", "stage", "workers",
                    "capacity", "in_flight", "queued", "done", "errors", "timeouts", "crashes",
                    "avg_ms");

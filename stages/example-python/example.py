@@ -24,6 +24,7 @@ import signal
 import socket
 import sys
 import time
+import zlib
 
 import msgpack
 import zmq
@@ -48,6 +49,7 @@ def scan(env, body, name):
         "version": VERSION,
         "symbols": symbols,
         "fields": {"got_body": bool(body), "body_bytes": len(body or b""),
+                   "body_crc32": zlib.crc32(body or b""),
                    "rcpt_count": len(env.get("rcpts", []))},
     }
 

@@ -9,11 +9,14 @@
  *   --score X       add symbol EXAMPLE_SCORE with score X to every message
  *   --sleep MS      take MS milliseconds per message (holds messages in flight)
  *   --crash         abort on every message (a stage that always crashes)
+ *   --crc           add field body_crc32: the CRC-32 of the body as received
+ *                   (zlib's, so a test compares it with Python's zlib.crc32)
  * Tests: tests/e2e/test_pipeline.py
  */
 #include "sl_stage.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +28,21 @@ typedef struct {
     double score;  /* EXAMPLE_SCORE, 0 = none */
     long sleep_ms; /* per message */
     int crash;     /* abort on every message */
+    int crc;       /* report body_crc32 */
 } example_t;
+
+/* s_crc32 - the CRC-32 of zlib and PNG (reflected, polynomial 0xEDB88320). */
+static uint32_t
+s_crc32(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
 
 static int
 s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char **argv)
@@ -49,6 +66,8 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
             ex->sleep_ms = strtol(argv[++i], NULL, 10);
         } else if (strcmp(a, "--crash") == 0) {
             ex->crash = 1;
+        } else if (strcmp(a, "--crc") == 0) {
+            ex->crc = 1;
         } else {
             sl_log_error(NULL, "unknown option %s", a);
             free(ex);
@@ -82,6 +101,9 @@ s_scan(const sl_msg_t *msg, sl_verdict_t *verdict, void *ctx)
     sl_slice_t body = sl_msg_body(msg);
     sl_verdict_field_bool(verdict, "got_body", body.len > 0);
     sl_verdict_field_int(verdict, "body_bytes", (int64_t) body.len);
+    if (ex->crc)
+        sl_verdict_field_int(verdict, "body_crc32",
+                             (int64_t) s_crc32((const unsigned char *) body.ptr, body.len));
     if (sl_env_mail_from(env)[0] == '\0' &&
         sl_verdict_symbol(verdict, "EXAMPLE_NULL_SENDER", 0.1, "bounce or DSN") != 0)
         return -1;

@@ -52,8 +52,9 @@ class Gateway:
     """One running `sluice start` in its own temporary folder."""
 
     def __init__(self, body, heartbeat="200ms", name="gw", broker="", full=False):
-        """BODY is appended to a generated head (dirs, broker); with FULL it is
-        the whole config, with $DIR standing for the test's folder."""
+        """BODY is appended to a generated head (dirs, broker, and BROKER's
+        lines in that section); with FULL it is the whole config. $DIR stands
+        for the test's folder in all of it."""
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-%s-" % name)
         self.front = "ipc://%s/front.sock" % self.dir
         self.back = "ipc://%s/back.sock" % self.dir
@@ -64,7 +65,7 @@ class Gateway:
             head += "  %s\n" % line.strip()
         self.config = os.path.join(self.dir, "sluice.yaml")
         with open(self.config, "w") as f:
-            f.write(("" if full else head) + body.replace("$DIR", self.dir))
+            f.write((("" if full else head) + body).replace("$DIR", self.dir))
         self.log_path = os.path.join(self.dir, "sluice.log")
         self.proc = None
 

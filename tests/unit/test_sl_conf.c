@@ -57,6 +57,11 @@ static const struct {
      "s.yaml:2: log.level: expected debug, info, warn or error, found \"loud\""},
     {"unknown log key", "log:\n  levle: info\n" S_STAGES_A S_GRAPH_A,
      "s.yaml:2: log.levle: expected one of level, found an unknown key; did you mean level?"},
+    {"body_file_dirs not absolute",
+     "broker:\n  body_file_dirs: [relative/dir, /ok]\n" S_STAGES_A S_GRAPH_A,
+     "s.yaml:2: broker.body_file_dirs: expected an absolute folder, found relative/dir"},
+    {"body_file_dirs a scalar", "broker:\n  body_file_dirs: /one\n" S_STAGES_A S_GRAPH_A,
+     "s.yaml:2: broker.body_file_dirs: expected a list of absolute folders"},
     {"log a scalar", "log: debug\n" S_STAGES_A S_GRAPH_A,
      "s.yaml:1: log: expected a map, found \"debug\""},
     {"broker mistakes",
@@ -64,7 +69,8 @@ static const struct {
      "  message_timeout: 5x\n  max_frame: 1T\n  frontend: http://x\n  backend: tcp://\n"
      "  hartbeat: 1s\n" S_STAGES_A S_GRAPH_A,
      "s.yaml:9: broker.hartbeat: expected one of frontend, backend, heartbeat, max_messages, "
-     "poison_limit, message_timeout, max_frame, found an unknown key; did you mean heartbeat?\n"
+     "poison_limit, message_timeout, max_frame, body_file_dirs, found an unknown key; "
+     "did you mean heartbeat?\n"
      "s.yaml:7: broker.frontend: expected an endpoint ipc:///path, tcp://host:port or "
      "inproc://name, found \"http://x\"\n"
      "s.yaml:8: broker.backend: expected an endpoint ipc:///path, tcp://host:port or "

@@ -2,7 +2,8 @@
  * bench/bench_pipeline.c - sluice-bench-pipeline: load generator for a running gateway.
  *
  *   sluice-bench-pipeline --endpoint EP --size BYTES --count N --window W
- *                         [--graph G] [--seconds MAX] [--warmup N] [--files LIST [--by-file]]
+ *                         [--graph G] [--seconds MAX] [--warmup N]
+ *                         [--files LIST [--by-file [--by-file-min BYTES]]]
  *
  * Submits N messages of BYTES (one realistic RFC 5322 message padded to size,
  * a fresh envelope and queue id each) through phase "content" of graph G with
@@ -16,7 +17,9 @@
  * instead of the generated one (bench/content.sh: the same bytes as clamd and
  * yara get); MB/s then uses their mean size. With --by-file the files are not
  * read: each SUBMIT names the file instead of carrying it (sl_client_submit_file,
- * as smtpd hands over its spool file on one host).
+ * as smtpd hands over its spool file on one host), except files under
+ * --by-file-min bytes (default 16384, smtpd's broker.body_file_min), which go
+ * as bytes as smtpd sends them.
  * Run by bench/pipeline.sh; see bench/README.md.
  */
 #include "bench_common.h"
@@ -37,8 +40,10 @@ typedef struct {
     const char *body;       /* the message, sent by copy as smtpd sends a spooled file */
     size_t body_len;        /* its length */
     const char *files;      /* --files LIST, or NULL */
-    char **file_data;       /* the files' bytes (or, with --by-file, absolute paths) */
+    char **file_data;       /* the files' bytes, or (--by-file, at least by_file_min
+                             * bytes) their absolute paths */
     int by_file;            /* --by-file: submit file references */
+    size_t by_file_min;     /* --by-file-min: smaller files go as bytes (smtpd's rule) */
     size_t *file_len;       /* their lengths */
     size_t file_count;      /* entries */
     size_t next;            /* the file sent next */
@@ -72,7 +77,7 @@ s_send(void *ctx)
     }
     sl_env_set_uint(env, SL_ENV_SIZE, len);
     uint64_t req;
-    if (p->by_file) {
+    if (p->by_file && len >= p->by_file_min) {
         sl_bodyfile_ref_t ref = {.offset = 0, .length = len};
         snprintf(ref.path, sizeof ref.path, "%s", body);
         req = sl_client_submit_file(p->client, p->graph, "content", env, &ref);
@@ -121,7 +126,7 @@ s_usage(void)
 {
     fprintf(stderr, "usage: sluice-bench-pipeline --endpoint EP --size BYTES --count N "
                     "--window W [--graph G] [--seconds MAX] [--warmup N] "
-                    "[--files LIST [--by-file]]\n");
+                    "[--files LIST [--by-file [--by-file-min BYTES]]]\n");
 }
 
 static int
@@ -130,6 +135,10 @@ s_extra_opt(int argc, char **argv, int *i, void *ctx)
     pipeline_t *p = ctx;
     if (strcmp(argv[*i], "--by-file") == 0) {
         p->by_file = 1;
+        return 0;
+    }
+    if (strcmp(argv[*i], "--by-file-min") == 0 && *i + 1 < argc) {
+        p->by_file_min = strtoul(argv[++*i], NULL, 10);
         return 0;
     }
     if (strcmp(argv[*i], "--files") != 0 || *i + 1 >= argc)
@@ -160,7 +169,8 @@ s_load_files(pipeline_t *p)
         fseek(m, 0, SEEK_END);
         long n = ftell(m);
         rewind(m);
-        char *abs = p->by_file && n > 0 ? realpath(path, NULL) : NULL;
+        char *abs = p->by_file && n > 0 && (size_t) n >= p->by_file_min ? realpath(path, NULL)
+                                                                           : NULL;
         if (abs) {
             p->file_data[p->file_count] = abs;
             p->file_len[p->file_count++] = (size_t) n;
@@ -185,7 +195,7 @@ int
 main(int argc, char **argv)
 {
     bench_opts_t o = {.size = 5000, .count = 1000, .window = 1};
-    pipeline_t p = {0};
+    pipeline_t p = {.by_file_min = 16384};
     if (bench_opts_parse(argc, argv, &o, s_extra_opt, &p) != 0 || o.endpoint == NULL) {
         s_usage();
         return 2;

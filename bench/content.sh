@@ -16,10 +16,11 @@
 #        (the stage's batch:, broker/README.md "Batches"; 1 = one JOB at a time);
 #        DRIVER=python (default) or c: sluice-bench-pipeline
 #        --files, the C client smtpd uses, so the client is not what is measured;
-#        with DRIVER=c, BYFILE=1 (default) submits each message as a file
-#        reference, as smtpd hands over its spool file on one host (the stages
-#        map the bytes; broker/README.md "Body by file"), BYFILE=0 sends the
-#        bytes through the sockets;
+#        with DRIVER=c, BYFILE=1 (default) submits each message of at least
+#        BYFILE_MIN=16384 bytes as a file reference, as smtpd hands over its
+#        spool file on one host (broker.body_file_min; the stages read the
+#        bytes there: broker/README.md "Body by file"), BYFILE=0 sends every
+#        body through the sockets;
 #        ROUNDS=1: run the rows that many times, alternating, and print each
 #        row's median and the stage/engine ratios of the medians (a quiet
 #        machine still varies 10-20% from run to run: compare medians);
@@ -80,7 +81,8 @@ try:
     if os.environ.get("DRIVER") == "c":
         # the C load generator (lib/sl_client, as smtpd submits): the same files, once each
         import subprocess
-        byfile = ["--by-file"] if os.environ.get("BYFILE", "1") == "1" else []
+        byfile = (["--by-file", "--by-file-min", os.environ.get("BYFILE_MIN", "16384")]
+                  if os.environ.get("BYFILE", "1") == "1" else [])
         r = subprocess.run([os.path.join(os.environ["SLUICE_BIN"], "sluice-bench-pipeline"),
                             "--endpoint", gw.front, "--files", listfile, "--count", str(len(files)),
                             "--window", window, "--seconds", "600"] + byfile,
@@ -213,5 +215,5 @@ for corpus in sorted({c for c, _ in med}):
             print("%s\t%s / %s = %.2fx" % (corpus, stage, peer, a / b))
 EOF
 fi
-echo "== content bench $(machine_facts) repeat=$REPEAT rounds=$ROUNDS byfile=${BYFILE:-1} window=$WINDOW conc=$CONC workers=$WORKERS capacity=$CAPACITY batch=$BATCH load=$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== content bench $(machine_facts) repeat=$REPEAT rounds=$ROUNDS byfile=${BYFILE:-1} byfile_min=${BYFILE_MIN:-16384} window=$WINDOW conc=$CONC workers=$WORKERS capacity=$CAPACITY batch=$BATCH load=$(cut -d' ' -f1-3 /proc/loadavg)"
 column -t -s $'\t' "$OUT"

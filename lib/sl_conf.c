@@ -34,7 +34,7 @@ static const char *const s_top_keys[] = {
 static const char *const s_log_keys[] = {"level", NULL};
 static const char *const s_broker_keys[] = {
     "frontend",     "backend",         "heartbeat", "max_messages",
-    "poison_limit", "message_timeout", "max_frame", "body_file_dirs", NULL,
+    "poison_limit", "message_timeout", "max_frame", "body_file_dirs", "body_file_min", NULL,
 };
 static const char *const s_stage_keys[] = {
     "name", "command", "workers", "capacity", "timeout", "retries", "on_error", "queue_max",
@@ -220,6 +220,7 @@ s_read_broker(sl_conf_t *self, const sl_cfg_node_t *root)
     b->max_frame_bytes =
         (int) sl_cfg_get_size(cfg, broker, "max_frame", 64 << 20, 4 << 10, 1 << 30);
     s_read_body_file_dirs(self, root, broker);
+    b->body_file_min = (size_t) sl_cfg_get_size(cfg, broker, "body_file_min", 16 << 10, 0, 1 << 30);
 }
 
 /* ---- stages ---- */

@@ -79,6 +79,7 @@ typedef struct {
     int max_frame_bytes;   /* ZMQ_MAXMSGSIZE on sockets facing peers */
     char **body_file_dirs; /* folders a SUBMIT's body file may lie in (broker/README.md) */
     size_t body_file_dir_count;
+    size_t body_file_min;  /* smaller bodies go in the frame all the same */
 } sl_conf_broker_t;
 
 typedef struct {

@@ -69,7 +69,8 @@ static const struct {
      "  message_timeout: 5x\n  max_frame: 1T\n  frontend: http://x\n  backend: tcp://\n"
      "  hartbeat: 1s\n" S_STAGES_A S_GRAPH_A,
      "s.yaml:9: broker.hartbeat: expected one of frontend, backend, heartbeat, max_messages, "
-     "poison_limit, message_timeout, max_frame, body_file_dirs, found an unknown key; "
+     "poison_limit, message_timeout, max_frame, body_file_dirs, body_file_min, found an "
+     "unknown key; "
      "did you mean heartbeat?\n"
      "s.yaml:7: broker.frontend: expected an endpoint ipc:///path, tcp://host:port or "
      "inproc://name, found \"http://x\"\n"

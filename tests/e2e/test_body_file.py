@@ -55,6 +55,11 @@ graphs:
 """ % SRC
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def submit_file(c, env, ref, body=b"", graph="default"):
     """SUBMIT with the body left in a file: REF is "OFFSET LENGTH PATH"."""
     req = str(c.next).encode()
@@ -95,7 +100,7 @@ class BodyFile(unittest.TestCase):
         return r
 
     def test_ready_lines_say_who_maps(self):
-        log = open(self.gw.log_path).read()
+        log = read(self.gw.log_path)
         self.assertRegex(log, r"worker ready stage=ex-file .*needs=body-file ")
         self.assertRegex(log, r"worker ready stage=av-b .*needs=body-file,parts ")
         self.assertRegex(log, r"worker ready stage=ex-inband .*needs=body ")
@@ -207,11 +212,11 @@ smtpd:
         seen = gw.path("seen")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if os.path.exists(seen) and len(open(seen).read().split()) >= 4:
+            if os.path.exists(seen) and len(read(seen).split()) >= 4:
                 break
             time.sleep(0.1)
-        self.assertEqual(len(open(seen).read().split()), 4, gw.tail())
-        return gw, open(gw.log_path).read()
+        self.assertEqual(len(read(seen).split()), 4, gw.tail())
+        return gw, read(gw.log_path)
 
     def test_smtpd_submits_the_spool_range(self):
         gw, log = self.send()
@@ -220,12 +225,13 @@ smtpd:
         self.assertNotIn("body sent in the frame", log)
 
     def test_no_body_file_dirs_means_bodies_in_the_frame(self):
-        # the broker refuses the first reference; smtpd resends it, and every
-        # later body, in the frame: nothing is lost, nothing is refused twice
+        # the broker refuses the references already sent (1..3 of the three
+        # large ones, as the refusals race the submits); smtpd resends each in
+        # the frame and sends every later body so: nothing is lost
         gw, log = self.send(broker="body_file_dirs: []")
         self.assertEqual(gw.status()["body_files"], 0, gw.tail())
-        self.assertEqual(log.count("resend=in-frame"), 1, log)
-        self.assertIn("bodies go in the frame from now on", log)
+        self.assertIn(log.count("resend=in-frame"), (1, 2, 3), log)
+        self.assertEqual(log.count("bodies go in the frame from now on"), 1, log)
 
 
 if __name__ == "__main__":

@@ -159,6 +159,36 @@ test_open_read_map(void **state)
     assert_int_equal(sl_bodyfile_open(&ref, &why), -1);
 }
 
+/* Past SL_BODYFILE_READ_MAX the range is mapped, from an offset that is not
+ * page-aligned, and stays readable after the file is unlinked. */
+static void
+test_large_range_is_mapped(void **state)
+{
+    (void) state;
+    char path[] = "/tmp/sl-bodyfile-big-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t head = 4099, len = SL_BODYFILE_READ_MAX + 12345;
+    char *data = malloc(head + len);
+    assert_non_null(data);
+    for (size_t i = 0; i < head + len; i++)
+        data[i] = (char) (i * 7 + i / 4096);
+    assert_true(write(fd, data, head + len) == (ssize_t) (head + len));
+    close(fd);
+    sl_bodyfile_ref_t ref = {.offset = head, .length = len};
+    strcpy(ref.path, path);
+    sl_bodyfile_map_t map;
+    const char *why = NULL;
+    assert_int_equal(sl_bodyfile_map(&ref, SIZE_MAX, &map, &why), 0);
+    assert_non_null(map.base); /* mapped, not read */
+    assert_int_equal(map.len, len);
+    unlink(path);
+    assert_memory_equal(map.data, data + head, len);
+    sl_bodyfile_unmap(&map);
+    assert_null(map.base);
+    free(data);
+}
+
 int
 main(void)
 {
@@ -167,6 +197,7 @@ main(void)
         cmocka_unit_test(test_hostile_bytes),
         cmocka_unit_test(test_format_round_trip),
         cmocka_unit_test(test_open_read_map),
+        cmocka_unit_test(test_large_range_is_mapped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

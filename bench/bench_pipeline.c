@@ -3,7 +3,7 @@
  *
  *   sluice-bench-pipeline --endpoint EP --size BYTES --count N --window W
  *                         [--graph G] [--seconds MAX] [--warmup N]
- *                         [--files LIST [--by-file [--by-file-min BYTES]]]
+ *                         [--files LIST [--by-file [--by-file-min BYTES]] | --body-file PATH]
  *
  * Submits N messages of BYTES (one realistic RFC 5322 message padded to size,
  * a fresh envelope and queue id each) through phase "content" of graph G with
@@ -19,7 +19,9 @@
  * read: each SUBMIT names the file instead of carrying it (sl_client_submit_file,
  * as smtpd hands over its spool file on one host), except files under
  * --by-file-min bytes (default 16384, smtpd's broker.body_file_min), which go
- * as bytes as smtpd sends them.
+ * as bytes as smtpd sends them. --body-file PATH does the same for the
+ * generated message: written once to PATH, then named by every SUBMIT (when
+ * at least --by-file-min bytes).
  * Run by bench/pipeline.sh; see bench/README.md.
  */
 #include "bench_common.h"
@@ -44,6 +46,8 @@ typedef struct {
                              * bytes) their absolute paths */
     int by_file;            /* --by-file: submit file references */
     size_t by_file_min;     /* --by-file-min: smaller files go as bytes (smtpd's rule) */
+    const char *body_file;  /* --body-file: the generated message is written here */
+    char *body_path;        /* its absolute path once written, or NULL */
     size_t *file_len;       /* their lengths */
     size_t file_count;      /* entries */
     size_t next;            /* the file sent next */
@@ -77,9 +81,10 @@ s_send(void *ctx)
     }
     sl_env_set_uint(env, SL_ENV_SIZE, len);
     uint64_t req;
-    if (p->by_file && len >= p->by_file_min) {
+    const char *path = p->file_count > 0 && p->by_file ? body : p->body_path;
+    if (path && len >= p->by_file_min) {
         sl_bodyfile_ref_t ref = {.offset = 0, .length = len};
-        snprintf(ref.path, sizeof ref.path, "%s", body);
+        snprintf(ref.path, sizeof ref.path, "%s", path);
         req = sl_client_submit_file(p->client, p->graph, "content", env, &ref);
     } else {
         req = sl_client_submit(p->client, p->graph, "content", env, body, len, 0);
@@ -126,7 +131,7 @@ s_usage(void)
 {
     fprintf(stderr, "usage: sluice-bench-pipeline --endpoint EP --size BYTES --count N "
                     "--window W [--graph G] [--seconds MAX] [--warmup N] "
-                    "[--files LIST [--by-file [--by-file-min BYTES]]]\n");
+                    "[--files LIST [--by-file [--by-file-min BYTES]] | --body-file PATH]\n");
 }
 
 static int
@@ -137,6 +142,10 @@ s_extra_opt(int argc, char **argv, int *i, void *ctx)
         p->by_file = 1;
         return 0;
     }
+    if (strcmp(argv[*i], "--body-file") == 0 && *i + 1 < argc) {
+        p->body_file = argv[++*i];
+        return 0;
+    }
     if (strcmp(argv[*i], "--by-file-min") == 0 && *i + 1 < argc) {
         p->by_file_min = strtoul(argv[++*i], NULL, 10);
         return 0;
@@ -145,6 +154,19 @@ s_extra_opt(int argc, char **argv, int *i, void *ctx)
         return -1;
     p->files = argv[++*i];
     return 0;
+}
+
+/* s_write_body - the generated message into --body-file, for SUBMITs that name it. */
+static int
+s_write_body(pipeline_t *p)
+{
+    FILE *f = fopen(p->body_file, "wb");
+    if (f == NULL || fwrite(p->body, 1, p->body_len, f) != p->body_len || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", p->body_file);
+        return -1;
+    }
+    p->body_path = realpath(p->body_file, NULL);
+    return p->body_path ? 0 : -1;
 }
 
 /* s_load_files - the files LIST names, into P; their mean size, or 0 on error. */
@@ -212,6 +234,8 @@ main(int argc, char **argv)
         return 1;
     char *body = bench_message(o.size, &p.body_len);
     p.body = body;
+    if (p.body_file && s_write_body(&p) != 0)
+        return 2;
     bench_driver_t d = {.send = s_send, .recv = s_recv, .ctx = &p};
     bench_samples_t s = {0};
     unsigned long errors = 0;
@@ -223,6 +247,7 @@ main(int argc, char **argv)
     bench_report(&s, p.files ? mean : p.body_len, seconds, errors, extra);
     bench_samples_free(&s);
     free(body);
+    free(p.body_path);
     for (size_t i = 0; i < p.file_count; i++)
         free(p.file_data[i]);
     free(p.file_data);

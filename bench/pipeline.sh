@@ -5,7 +5,9 @@
 # source tree, or an absolute path) with sluice, sluice-broker,
 # sluice-stage-example, sluice-bench-pipeline and sluice-bench-zmq-rtt.
 # For each graph (1 stage; 9 stages in a row; each envelope-only and with
-# --needs body on every stage) it writes a config in a temporary folder (ipc
+# --needs body on every stage; N-file: --needs body with the body handed over
+# as a file, as smtpd does on one host for bodies of 16 KB and more,
+# broker/README.md "Body by file") it writes a config in a temporary folder (ipc
 # sockets, data_dir and run_dir there), runs `sluice start -c`, waits for the
 # workers, measures 5 KB and 1 MB messages at window 1 (latency) and at a
 # throughput window, and stops the gateway by PID (SIGTERM, KILL after 15 s).
@@ -18,7 +20,7 @@
 # Knobs (environment, defaults in brackets): SLUICE_BUILD [build], BENCH_ROUNDS [3],
 #   BENCH_SECONDS [8, cap per run], BENCH_SMALL_COUNT [10000], BENCH_SMALL_LAT_COUNT [1000],
 #   BENCH_LARGE_COUNT [500], BENCH_LARGE_LAT_COUNT [300], BENCH_SMALL_WINDOW [64],
-#   BENCH_LARGE_WINDOW [8], BENCH_GRAPHS ["1-env 9-env 1-body 9-body"],
+#   BENCH_LARGE_WINDOW [8], BENCH_GRAPHS ["1-env 9-env 1-body 9-body 1-file"],
 #   BENCH_BATCH [16; every stage's batch: (jobs per JOBS message), 1 = one JOB at a time],
 #   BENCH_PERF [0; 1 = also count syscalls and context switches per message with
 #   `perf stat` on the broker and on all stage workers over BENCH_PERF_COUNT [2000]
@@ -40,7 +42,7 @@ LARGE_COUNT=${BENCH_LARGE_COUNT:-500}
 LARGE_LAT_COUNT=${BENCH_LARGE_LAT_COUNT:-300}
 SMALL_WINDOW=${BENCH_SMALL_WINDOW:-64}
 LARGE_WINDOW=${BENCH_LARGE_WINDOW:-8}
-GRAPHS=${BENCH_GRAPHS:-"1-env 9-env 1-body 9-body"}
+GRAPHS=${BENCH_GRAPHS:-"1-env 9-env 1-body 9-body 1-file"}
 BATCH=${BENCH_BATCH:-16}
 PERF=${BENCH_PERF:-0}
 PERF_COUNT=${BENCH_PERF_COUNT:-2000}
@@ -113,11 +115,11 @@ s_field() {
     echo 0
 }
 
-# s_config GRAPH - writes $DIR/GRAPH/sluice.yaml; GRAPH is STAGES-env or STAGES-body.
+# s_config GRAPH - writes $DIR/GRAPH/sluice.yaml; GRAPH is STAGES-env, STAGES-body or STAGES-file.
 s_config() {
     local g=$1 n=${1%%-*} kind=${1#*-} d=$DIR/$1 i names="" cmd
     mkdir -p "$d"
-    if [ "$kind" = body ]; then
+    if [ "$kind" = body ] || [ "$kind" = file ]; then
         cmd="[sluice-stage-example, --needs, body]"
     else
         cmd="[sluice-stage-example]"
@@ -130,6 +132,7 @@ s_config() {
         echo "broker:"
         echo "  frontend: ipc://$d/front.sock"
         echo "  backend: ipc://$d/back.sock"
+        [ "$kind" = file ] && echo "  body_file_dirs: [$d]"
         echo "stages:"
         for ((i = 1; i <= n; i++)); do
             echo "  - name: s$i"
@@ -211,13 +214,15 @@ s_median() {
 # (by p50 at window 1, by msgs/s otherwise) in R[GRAPH:...] and R[raw-GRAPH:...].
 s_pair() {
     local g=$1 size=$2 win=$3 count=$4 warm=$5 front=$6 r raw pipe key=msgs_per_s w=W
-    local -a raws=() pipes=()
+    local -a raws=() pipes=() byfile=()
+    [ "${g#*-}" = file ] && byfile=(--body-file "$DIR/$g/body.eml")
     [ "$win" = 1 ] && { key=p50_us; w=1; }
     for ((r = 1; r <= ROUNDS; r++)); do
         s_load raw "$BIN/sluice-bench-zmq-rtt" --endpoint "ipc://$DIR/rtt.sock" --size "$size" \
             --count "$count" --window "$win" --warmup "$warm" --seconds "$SECONDS_MAX"
         s_load pipe "$BIN/sluice-bench-pipeline" --endpoint "$front" --size "$size" \
-            --count "$count" --window "$win" --warmup "$warm" --seconds "$SECONDS_MAX"
+            --count "$count" --window "$win" --warmup "$warm" --seconds "$SECONDS_MAX" \
+            "${byfile[@]}"
         raws+=("$raw")
         pipes+=("$pipe")
     done

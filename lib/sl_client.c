@@ -60,28 +60,40 @@ sl_client_destroy(sl_client_t **self_p)
     *self_p = NULL;
 }
 
-uint64_t
-sl_client_submit(sl_client_t *self, const char *graph, const char *phase, const sl_env_t *env,
-                 const void *body, size_t body_len, int free_body)
+/* s_submit_head - SLC1 SUBMIT req graph phase env, the envelope frame sent
+ * with MORE; the request id, or 0 when the socket is full (nothing sent). */
+static uint64_t
+s_submit_head(sl_client_t *self, const char *graph, const char *phase, const sl_env_t *env,
+              int more)
 {
     size_t env_len = 0;
     void *enc = sl_env_encode(env, &env_len);
+    /* The first frame decides: once it is queued, ZeroMQ takes the whole message. */
+    if (zmq_send(self->sock, SL_WIRE_CLIENT, 4, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
+        free(enc);
+        return 0;
+    }
     uint64_t req = self->next_req++;
     char reqs[24];
     snprintf(reqs, sizeof reqs, "%llu", (unsigned long long) req);
-    int f = ZMQ_DONTWAIT;
-    /* The first frame decides: once it is queued, ZeroMQ takes the whole message. */
-    if (zmq_send(self->sock, SL_WIRE_CLIENT, 4, f | ZMQ_SNDMORE) < 0) {
-        free(enc);
-        if (free_body)
-            free((void *) body);
-        return 0;
-    }
     sl_wire_send_str(self->sock, "SUBMIT", ZMQ_SNDMORE);
     sl_wire_send_str(self->sock, reqs, ZMQ_SNDMORE);
     sl_wire_send_str(self->sock, graph ? graph : "default", ZMQ_SNDMORE);
     sl_wire_send_str(self->sock, phase, ZMQ_SNDMORE);
-    sl_wire_send_owned(self->sock, enc, env_len, body ? ZMQ_SNDMORE : 0);
+    sl_wire_send_owned(self->sock, enc, env_len, more);
+    return req;
+}
+
+uint64_t
+sl_client_submit(sl_client_t *self, const char *graph, const char *phase, const sl_env_t *env,
+                 const void *body, size_t body_len, int free_body)
+{
+    uint64_t req = s_submit_head(self, graph, phase, env, body ? ZMQ_SNDMORE : 0);
+    if (req == 0) {
+        if (free_body)
+            free((void *) body);
+        return 0;
+    }
     if (body && free_body)
         sl_wire_send_owned(self->sock, (void *) body, body_len, 0);
     else if (body)
@@ -95,23 +107,10 @@ sl_client_submit_file(sl_client_t *self, const char *graph, const char *phase,
 {
     char text[SL_BODYFILE_REF_MAX + 1];
     int n = sl_bodyfile_format(ref, text, sizeof text);
-    if (n < 0)
+    uint64_t req = n < 0 ? 0 : s_submit_head(self, graph, phase, env, ZMQ_SNDMORE);
+    if (req == 0)
         return 0;
-    size_t env_len = 0;
-    void *enc = sl_env_encode(env, &env_len);
-    uint64_t req = self->next_req++;
-    char reqs[24];
-    snprintf(reqs, sizeof reqs, "%llu", (unsigned long long) req);
-    if (zmq_send(self->sock, SL_WIRE_CLIENT, 4, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
-        free(enc);
-        return 0;
-    }
-    sl_wire_send_str(self->sock, "SUBMIT", ZMQ_SNDMORE);
-    sl_wire_send_str(self->sock, reqs, ZMQ_SNDMORE);
-    sl_wire_send_str(self->sock, graph ? graph : "default", ZMQ_SNDMORE);
-    sl_wire_send_str(self->sock, phase, ZMQ_SNDMORE);
-    sl_wire_send_owned(self->sock, enc, env_len, ZMQ_SNDMORE);
-    sl_wire_send_mem(self->sock, "", 0, ZMQ_SNDMORE); /* no body in the frame: */
+    sl_wire_send_mem(self->sock, "", 0, ZMQ_SNDMORE);  /* no body in the frame: */
     sl_wire_send_mem(self->sock, text, (size_t) n, 0); /* it is in the file */
     return req;
 }

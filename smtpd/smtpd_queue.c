@@ -185,11 +185,13 @@ s_delay(const s_entry_t *e)
     return d > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : d;
 }
 
-/* s_file_ref - E's body as a range of its spool file, for a broker on this
- * host (it reads the file where smtpd wrote it: no copy of the body through
- * the sockets); -1 when the body must go in the frame. */
+/* s_file_ref - E's body (LEN bytes at BODY_AT of its spool file; BODY_AT 0:
+ * not known, read from the file's header) as a range of that file, for a
+ * broker on this host (it reads the file where smtpd wrote it: no copy of the
+ * body through the sockets); -1 when the body must go in the frame. */
 static int
-s_file_ref(smtpd_queue_t *self, const s_entry_t *e, sl_bodyfile_ref_t *ref)
+s_file_ref(smtpd_queue_t *self, const s_entry_t *e, uint64_t body_at, size_t len,
+           sl_bodyfile_ref_t *ref)
 {
     if (!self->by_file || e->inband)
         return -1;
@@ -202,25 +204,31 @@ s_file_ref(smtpd_queue_t *self, const s_entry_t *e, sl_bodyfile_ref_t *ref)
             return -1;
         }
     }
-    const char *why = NULL;
+    const char *why = "path too long";
     if (smtpd_spool_path(ref->path, sizeof ref->path, self->abs_dir, NULL, e->id) != 0 ||
-        smtpd_spool_body_range(ref->path, &ref->offset, &ref->length, &why) != 0) {
-        sl_log_warn(e->id, "body sent in the frame reason=\"%s\"", why ? why : "path too long");
+        (body_at == 0 &&
+         smtpd_spool_body_range(ref->path, &body_at, &ref->length, &why) != 0)) {
+        sl_log_warn(e->id, "body sent in the frame reason=\"%s\"", why);
         return -1;
     }
-    /* Small bodies cost less in the frame than a file opened per stage. */
-    return ref->length >= self->srv->conf->broker.body_file_min ? 0 : -1;
+    ref->offset = body_at;
+    ref->length = len;
+    return 0;
 }
 
+/* s_submit - ENV and the body (LEN bytes, at BODY_AT of the spool file, 0
+ * when not known) to the broker: by file, or in the frame. */
 static void
-s_submit(smtpd_queue_t *self, s_entry_t *e, const sl_env_t *env, const void *body, size_t len)
+s_submit(smtpd_queue_t *self, s_entry_t *e, const sl_env_t *env, const void *body, size_t len,
+         uint64_t body_at)
 {
     e->attempts++;
+    /* Small bodies cost less in the frame than a file opened per stage. */
     if (len < self->srv->conf->broker.body_file_min)
-        e->inband = true; /* no need to read the spool header to know */
+        e->inband = true;
     sl_bodyfile_ref_t ref;
     uint64_t req = 0;
-    if (self->srv->client && s_file_ref(self, e, &ref) == 0) {
+    if (self->srv->client && s_file_ref(self, e, body_at, len, &ref) == 0) {
         req = smtpd_server_submit_file(self->srv, "content", env, &ref);
     } else if (self->srv->client) {
         req = smtpd_server_submit(self->srv, "content", env, body, len, 0);
@@ -242,7 +250,7 @@ smtpd_queue_add(smtpd_queue_t *self, const sl_env_t *env, char **msg_p, size_t l
 {
     s_entry_t *e = s_entry_new(self, sl_env_id(env));
     if (self->inflight < self->inflight_max)
-        s_submit(self, e, env, *msg_p, len);
+        s_submit(self, e, env, *msg_p, len, 0);
     else
         e->due = 0; /* the tick submits it when a slot frees */
     free(*msg_p);
@@ -289,7 +297,7 @@ s_resubmit(smtpd_queue_t *self, s_entry_t *e)
         e->due = sl_mono_ms() + S_ERROR_RETRY_MS;
         return;
     }
-    s_submit(self, e, env, body, body_len);
+    s_submit(self, e, env, body, body_len, (uint64_t)((const char *)body - (const char *)image));
     sl_env_destroy(&env);
     free(image);
 }

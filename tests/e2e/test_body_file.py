@@ -11,8 +11,9 @@ an EICAR inside the range is caught; a file unlinked after SUBMIT still
 completes, because the broker holds it open and resends in the frame; a
 reference that is malformed, points at nothing, past the end, outside
 broker.body_file_dirs or through a symbolic link is refused with a reason; and
-smtpd hands its spool file over (the broker counts it; the spool is the
-default body_file_dirs).
+smtpd hands its spool file over, on first submission and when it submits
+spooled mail again at start (the broker counts it; the spool is the default
+body_file_dirs).
 """
 import os
 import smtplib
@@ -25,7 +26,7 @@ import msgpack
 
 sys.path.insert(0, os.path.dirname(__file__))
 from sluice_e2e import Client, Gateway, envelope, free_port, main, message  # noqa: E402
-from smtpd_e2e import require  # noqa: E402
+from smtpd_e2e import Smtpd, read_record, require, send_many, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
@@ -232,6 +233,35 @@ smtpd:
         self.assertEqual(gw.status()["body_files"], 0, gw.tail())
         self.assertIn(log.count("resend=in-frame"), (1, 2, 3), log)
         self.assertEqual(log.count("bodies go in the frame from now on"), 1, log)
+
+    def test_resubmitted_spool_entries_go_by_file(self):
+        # accepted with no broker running, then submitted again on start: the
+        # resubmission knows the body's place from the file it loaded
+        port = free_port()
+        gw = Gateway("""
+stages:
+  - name: example
+    command: [sluice-stage-example, --needs, body, --crc, --record, $DIR/record]
+graphs:
+  default:
+    content: [example]
+smtpd:
+  listen: ["127.0.0.1:%d"]
+  hostname: mx.test
+  relay_domains: [example.com]
+""" % port, name="bodyfile-resubmit")
+        self.addCleanup(gw.cleanup)
+        alone = Smtpd(folder=gw.dir, port=port, name="alone")
+        self.addCleanup(alone.stop)
+        alone.start()
+        accepted, failed = send_many(port, 4, sessions=1, size=40000)
+        self.assertEqual((len(accepted), failed), (4, 0))
+        alone.stop()
+        gw.start({"example": 1})
+        self.assertTrue(wait_for(lambda: set(accepted) <= set(read_record(gw.path("record"))),
+                                 30), gw.tail())
+        self.assertEqual(gw.status()["body_files"], 4, gw.tail())
+        self.assertNotIn("body sent in the frame", read(gw.log_path))
 
 
 if __name__ == "__main__":

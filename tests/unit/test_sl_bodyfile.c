@@ -99,20 +99,31 @@ test_format_round_trip(void **state)
     assert_int_equal(sl_bodyfile_format(&ref, text, sizeof text), -1);
 }
 
+/* s_temp_file - a new file under /tmp (a name of this process's, created
+ * exclusively) holding LEN bytes of DATA; its path in PATH. */
+static void
+s_temp_file(const void *data, size_t len, char *path, size_t size)
+{
+    static unsigned serial;
+    snprintf(path, size, "/tmp/sl-bodyfile-%ld-%u", (long) getpid(), serial++);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_true(write(fd, data, len) == (ssize_t) len);
+    close(fd);
+}
+
 static void
 test_open_read_map(void **state)
 {
     (void) state;
-    char path[] = "/tmp/sl-bodyfile-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
     /* 5000 bytes of head (the range starts past a page), the body, a tail */
     static char data[5000 + 26 + 3];
     memset(data, 'H', 5000);
     memcpy(data + 5000, "abcdefghijklmnopqrstuvwxyz", 26);
     memcpy(data + 5026, "TTT", 3);
-    assert_int_equal(write(fd, data, sizeof data), (int) sizeof data);
-    close(fd);
+    char path[64];
+    s_temp_file(data, sizeof data, path, sizeof path);
+    int fd;
 
     sl_bodyfile_ref_t ref = {.offset = 5000, .length = 26};
     strcpy(ref.path, path);
@@ -136,10 +147,8 @@ test_open_read_map(void **state)
     /* gone, past the end, over the caller's limit, not a regular file */
     assert_int_equal(sl_bodyfile_open(&ref, &why), -1);
     assert_string_equal(why, "body file: no such file");
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, 100), 100);
-    close(fd);
+    s_temp_file(data, 100, path, sizeof path); /* a short file */
+    strcpy(ref.path, path);
     assert_int_equal(sl_bodyfile_map(&ref, 1 << 20, &map, &why), -1);
     assert_string_equal(why, "body file: range past the end of the file");
     ref.offset = 0;
@@ -165,16 +174,13 @@ static void
 test_large_range_is_mapped(void **state)
 {
     (void) state;
-    char path[] = "/tmp/sl-bodyfile-big-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
     size_t head = 4099, len = SL_BODYFILE_READ_MAX + 12345;
     char *data = malloc(head + len);
     assert_non_null(data);
     for (size_t i = 0; i < head + len; i++)
         data[i] = (char) (i * 7 + i / 4096);
-    assert_true(write(fd, data, head + len) == (ssize_t) (head + len));
-    close(fd);
+    char path[64];
+    s_temp_file(data, head + len, path, sizeof path);
     sl_bodyfile_ref_t ref = {.offset = head, .length = len};
     strcpy(ref.path, path);
     sl_bodyfile_map_t map;

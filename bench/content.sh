@@ -11,8 +11,8 @@
 # Usage: bench/content.sh [BUILD_DIR]   (env: CORPORA="sapc gen", WINDOW=16, CONC=4,
 #        LIMIT=0 = all messages; REPEAT=1 = each message that many times (longer runs
 #        on small corpora: the SpamAssassin corpus once is 0.3 s of yara); ROWS="clamd av-a yara av-b mime content" = which rows;
-#        WORKERS=1 and CAPACITY=2 per Sluice stage (CAPACITY=1 scans on the worker's
-#        main thread, no hand-off); BATCH=16 jobs per JOBS message at CAPACITY=1
+#        WORKERS=1 and CAPACITY=2 per Sluice stage (two lanes in one process, each
+#        scanning on its own thread, no hand-off); BATCH=16 jobs per JOBS message per lane
 #        (the stage's batch:, broker/README.md "Batches"; 1 = one JOB at a time);
 #        DRIVER=python (default) or c: sluice-bench-pipeline
 #        --files, the C client smtpd uses, so the client is not what is measured;

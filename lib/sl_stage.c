@@ -1,21 +1,23 @@
 /*
- * lib/sl_stage.c - the stage runtime: socket, heartbeats, credit, scan threads, signals.
+ * lib/sl_stage.c - the stage runtime: socket, heartbeats, credit, lanes (scan threads), signals.
  *
- * Capacity 1 (the common case): the main thread owns the DEALER socket to
- * the broker and scans each job itself, inline, as it receives it: no thread
- * hand-off on the path. A small heartbeat thread keeps the broker's liveness
- * honest during a long scan: while the main thread is inside the scan
- * function it has released the socket (a mutex; ZeroMQ allows a socket to
- * move between threads across a full memory barrier), and the heartbeat
- * thread sends HB when nothing was sent for one interval.
- * At capacity 1 the worker also asks for batches (READY's batch frame, the
- * stage's `batch:`): it takes up to that many jobs as credit, in JOB or JOBS
- * messages, scans them one after another and answers them in one DONES.
- * Capacity > 1: the main thread never scans; each of CAPACITY scan threads
- * owns one inproc PAIR socket and runs the stage's scan function. Frames move
- * between them without copies (inproc passes zmq_msg_t buffers by
- * reference), so a 1 MB body is received once.
- * Both loops wait on the DEALER's ZMQ_FD with one poll() and drain it with
+ * Each lane is one connection to the broker and one thread that scans its
+ * jobs itself, inline, as it receives them: no thread hand-off on the path.
+ * Capacity 1 (the common case) is one lane on the main thread; capacity N
+ * runs N lanes in one process (one copy of the stage's engine, rules or
+ * signatures), the main thread being lane 0, and the broker sees N
+ * capacity-1 workers labelled host:pid/K. A small heartbeat thread keeps
+ * the broker's liveness honest during a long scan: while a lane is inside
+ * the scan function it has released its socket (a mutex; ZeroMQ allows a
+ * socket to move between threads across a full memory barrier), and the
+ * heartbeat thread sends HB on it when nothing was sent for one interval.
+ * Every lane asks for batches (READY's batch frame, the stage's `batch:`):
+ * it takes up to that many jobs as credit, in JOB or JOBS messages, scans
+ * them one after another and answers them in one DONES.
+ * (Until 2026-12 capacity N meant N scan threads behind one connection and
+ * inproc PAIR sockets, one job at a time each: the hand-offs and the
+ * missing batches made it half as fast as N processes on large mail.)
+ * A lane waits on its DEALER's ZMQ_FD (and the stop pipe) with one poll() and drains it with
  * ZMQ_DONTWAIT (see sl_wire.h), reading the coarse clock once per turn.
  * Protocol: broker/README.md. Tests: tests/e2e/test_pipeline.py, test_stage_inline.py, test_batch.py
  */
@@ -27,6 +29,8 @@
 #include "sl_wire.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,8 +40,7 @@
 #include <unistd.h>
 
 #define SL_STAGE_CAPACITY_MAX 256
-#define SL_STAGE_BACKLOG_MAX 1024 /* jobs held locally beyond idle threads (after reconnects) */
-#define SL_STAGE_BATCH_DEFAULT 16 /* without a config: jobs per JOBS at capacity 1 */
+#define SL_STAGE_BATCH_DEFAULT 16 /* without a config: jobs per JOBS, per lane */
 #define S_BODY_MAP_MAX ((size_t) 1 << 31) /* a body file range mapped at most */
 #define SL_STAGE_FLUSH_MS 2       /* finished answers wait at most this long for the batch:
                                    * their credit brings the next jobs while the rest is scanned */
@@ -59,15 +62,8 @@ typedef struct {
     void *zctx;
 } s_runtime_t;
 
-typedef struct {
-    s_runtime_t *rt;
-    pthread_t thread;
-    void *pair;          /* main thread's end */
-    char endpoint[64];   /* inproc name */
-    bool busy;           /* holds a job */
-} s_scanner_t;
-
 static volatile sig_atomic_t s_stop;
+static int s_stop_pipe[2] = {-1, -1}; /* written once on stop: wakes every lane */
 
 static void
 s_free_buf(void *data, void *hint)
@@ -76,11 +72,24 @@ s_free_buf(void *data, void *hint)
     free(data);
 }
 
+/* s_stop_all - every lane stops (CODE 1: a signal; 2: the broker does not
+ * know the stage). Async-signal-safe. */
+static void
+s_stop_all(int code)
+{
+    if (s_stop == 0 || code > s_stop)
+        s_stop = code;
+    if (s_stop_pipe[1] >= 0) {
+        ssize_t w = write(s_stop_pipe[1], "x", 1);
+        (void) w; /* full (already written) is as good */
+    }
+}
+
 static void
 s_on_signal(int sig)
 {
     (void) sig;
-    s_stop = 1;
+    s_stop_all(1);
 }
 
 const sl_env_t *
@@ -262,58 +271,37 @@ answer:
     sl_env_destroy(&msg.env);
 }
 
-static void *
-s_scanner_main(void *arg)
-{
-    s_scanner_t *sc = arg;
-    void *pair = zmq_socket(sc->rt->zctx, ZMQ_PAIR);
-    zmq_connect(pair, sc->endpoint);
-    sl_frames_t fr = {0};
-    s_answers_t out = {0};
-    for (;;) {
-        if (sl_frames_recv(pair, &fr, SL_WIRE_FRAMES_MAX, 0) != 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (fr.count == 1 && sl_frames_is(&fr, 0, "STOP"))
-            break;
-        s_scan_one(sc->rt, &fr, 0, fr.count, NULL, &out);
-        s_send_frames(pair, out.frames, out.count, 0);
-        out.count = out.answers = 0;
-        sl_frames_close(&fr);
-    }
-    s_answers_free(&out);
-    sl_frames_free(&fr);
-    int linger = 0;
-    zmq_setsockopt(pair, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_close(pair);
-    return NULL;
-}
-
-/* The connection to the broker, with reconnect back-off. */
+/* One lane: a connection to the broker, with reconnect back-off, and the
+ * thread that scans its jobs. */
 typedef struct {
     s_runtime_t *rt;
     const char *endpoint;
+    char label[160];        /* READY's worker label: host:pid, host:pid/K with lanes */
     int heartbeat_ms;
-    unsigned capacity;
-    unsigned batch;         /* jobs taken in one JOBS (inline mode; 1 = JOB only) */
+    unsigned batch;         /* jobs taken in one JOBS (1 = JOB only) */
     const char *needs;
     void *sock;
     int fd;                 /* its ZMQ_FD, -1 while disconnected */
     uint64_t last_recv, last_sent; /* sl_wire_clock_ms */
     uint64_t reconnect_at;  /* 0 = connected */
     uint64_t backoff_ms;
-    sl_frames_t frames;
-    /* Inline mode (capacity 1): the main thread holds LOCK except while it
-     * runs the scan function; the heartbeat thread takes it (trylock) to
-     * send HB during a long scan. */
+    pthread_t thread;       /* lanes 1..N-1 (lane 0 is the main thread) */
+    int rc;                 /* the lane's exit code */
+    /* The lane's thread holds LOCK except while it runs the scan function;
+     * the heartbeat thread takes it (trylock) to send HB during a long scan. */
     pthread_mutex_t lock;
-    pthread_t hb_thread;
-    pthread_mutex_t hb_lock; /* guards hb_quit, with hb_cond */
-    pthread_cond_t hb_cond;
-    bool hb_quit;
 } s_link_t;
+
+/* The heartbeat thread, for every lane of the process. */
+typedef struct {
+    s_link_t *links;
+    size_t n;
+    int heartbeat_ms;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards quit, with cond */
+    pthread_cond_t cond;
+    bool quit;
+} s_heart_t;
 
 static void
 s_send_cmd(s_link_t *l, const char *command, int more)
@@ -326,14 +314,12 @@ s_send_cmd(s_link_t *l, const char *command, int more)
 static void
 s_ready(s_link_t *l)
 {
-    char cap[16];
-    snprintf(cap, sizeof cap, "%u", l->capacity);
     s_send_cmd(l, "READY", ZMQ_SNDMORE);
     sl_wire_send_str(l->sock, l->rt->name, ZMQ_SNDMORE);
-    sl_wire_send_str(l->sock, cap, ZMQ_SNDMORE);
+    sl_wire_send_str(l->sock, "1", ZMQ_SNDMORE); /* a lane scans one job at a time */
     sl_wire_send_str(l->sock, l->needs, ZMQ_SNDMORE);
     sl_wire_send_str(l->sock, l->rt->def->version ? l->rt->def->version : "0", ZMQ_SNDMORE);
-    sl_wire_send_str(l->sock, l->rt->label, l->batch > 1 ? ZMQ_SNDMORE : 0);
+    sl_wire_send_str(l->sock, l->label, l->batch > 1 ? ZMQ_SNDMORE : 0);
     if (l->batch > 1)
         sl_batch_send_count(l->sock, l->batch, 0);
 }
@@ -391,7 +377,7 @@ s_bye(s_link_t *l, const sl_frames_t *fr)
     sl_log_warn(NULL, "broker said BYE reason=\"%s\"",
                 sl_log_str(why.ptr, why.len, shown, sizeof shown));
     if (sl_wire_slice_eq(why, "unknown stage"))
-        s_stop = 2;
+        s_stop_all(2);
     else
         s_ready(l); /* the broker restarted and does not know us: register again */
 }
@@ -408,15 +394,25 @@ s_wait_ms(const s_link_t *l, uint64_t now)
     return wait < 1 ? 1 : wait > 1000 ? 1000 : (int) wait;
 }
 
-/* --- capacity 1: scan inline on the main thread --- */
+/* s_wait - waits for the lane's socket (FD, -1 for none) or the stop pipe:
+ * 1 readable, 0 timed out, -1 error (errno). */
+static int
+s_wait(int fd, int timeout_ms)
+{
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s_stop_pipe[0], .events = POLLIN}};
+    int rc = poll(p, 2, timeout_ms);
+    return rc < 0 ? -1 : rc > 0 ? 1 : 0;
+}
+
+/* --- the heartbeat thread: HB on a lane's socket while it scans --- */
 
 static void *
 s_heartbeat_main(void *arg)
 {
-    s_link_t *l = arg;
-    long tick_ms = l->heartbeat_ms / 4 > 0 ? l->heartbeat_ms / 4 : 1;
-    pthread_mutex_lock(&l->hb_lock);
-    while (!l->hb_quit) {
+    s_heart_t *h = arg;
+    long tick_ms = h->heartbeat_ms / 4 > 0 ? h->heartbeat_ms / 4 : 1;
+    pthread_mutex_lock(&h->lock);
+    while (!h->quit) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += tick_ms / 1000;
@@ -425,21 +421,26 @@ s_heartbeat_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&l->hb_cond, &l->hb_lock, &ts);
-        if (l->hb_quit)
+        pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+        if (h->quit)
             break;
-        /* Free only while the main thread is inside the scan function. */
-        if (pthread_mutex_trylock(&l->lock) == 0) {
-            if (l->sock && sl_wire_clock_ms() - l->last_sent >= (uint64_t) l->heartbeat_ms)
-                s_send_cmd(l, "HB", 0);
-            pthread_mutex_unlock(&l->lock);
+        for (size_t i = 0; i < h->n; i++) {
+            s_link_t *l = &h->links[i];
+            /* Free only while the lane is inside the scan function. */
+            if (pthread_mutex_trylock(&l->lock) == 0) {
+                if (l->sock && sl_wire_clock_ms() - l->last_sent >= (uint64_t) l->heartbeat_ms)
+                    s_send_cmd(l, "HB", 0);
+                pthread_mutex_unlock(&l->lock);
+            }
         }
     }
-    pthread_mutex_unlock(&l->hb_lock);
+    pthread_mutex_unlock(&h->lock);
     return NULL;
 }
 
-/* The jobs of the batch being worked on (inline mode). */
+/* --- a lane: scan inline on the thread that owns the socket --- */
+
+/* The jobs of the batch being worked on by one lane. */
 typedef struct {
     sl_frames_t in[2 * SL_BATCH_MAX]; /* the messages that brought them */
     size_t in_count;                  /* entries of in used */
@@ -582,7 +583,7 @@ s_loop_inline(s_link_t *l)
                 drained = false;
             } else {
                 uint64_t wait = l->reconnect_at - now;
-                sl_wire_wait(-1, wait > 1000 ? 1000 : (int) wait);
+                s_wait(-1, wait > 1000 ? 1000 : (int) wait);
             }
             continue;
         }
@@ -599,9 +600,12 @@ s_loop_inline(s_link_t *l)
             drained = false; /* the send may have taken a wake-up: look again */
             continue;
         }
-        int rc = sl_wire_wait(l->fd, s_wait_ms(l, now));
-        if (rc < 0 && errno != EINTR)
+        int rc = s_wait(l->fd, s_wait_ms(l, now));
+        if (rc < 0 && errno != EINTR) {
+            sl_log_error(NULL, "poll failed worker=%s error=\"%s\"", l->label, strerror(errno));
+            s_stop_all(1);
             break;
+        }
         if (rc > 0)
             drained = false;
     }
@@ -615,140 +619,15 @@ s_loop_inline(s_link_t *l)
         sl_frames_free(&st->in[i]);
     s_answers_free(&st->out);
     free(st);
-    sl_frames_free(&l->frames);
     return s_stop == 2 ? 1 : 0;
 }
 
-/* --- capacity > 1: scan threads behind inproc PAIR sockets --- */
-
-/* Local jobs waiting for a free scan thread (only after a reconnect race). */
-typedef struct {
-    sl_frames_t *jobs;
-    size_t head, count;
-} s_backlog_t;
-
-static void
-s_forward(void *to, sl_frames_t *fr, size_t from)
+static void *
+s_lane_main(void *arg)
 {
-    for (size_t i = from; i < fr->count; i++) {
-        zmq_msg_t m;
-        sl_frames_take(fr, i, &m);
-        if (zmq_msg_send(&m, to, i + 1 < fr->count ? ZMQ_SNDMORE : 0) < 0)
-            zmq_msg_close(&m);
-    }
-}
-
-static bool
-s_give(s_scanner_t *sc, size_t n, sl_frames_t *fr)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!sc[i].busy) {
-            sc[i].busy = true;
-            s_forward(sc[i].pair, fr, 2); /* drop "SLW1" "JOB" */
-            return true;
-        }
-    }
-    return false;
-}
-
-static void
-s_on_broker(s_link_t *l, s_scanner_t *sc, size_t n, s_backlog_t *bl)
-{
-    for (int k = 0; k < 1000 && !s_stop; k++) {
-        sl_frames_t *fr = &l->frames;
-        if (sl_frames_recv(l->sock, fr, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
-            return;
-        if (!s_heard(l, fr)) {
-            /* ignored */
-        } else if (sl_frames_is(fr, 1, "JOB") && fr->count >= 6) {
-            if (!s_give(sc, n, fr)) {
-                if (bl->count == SL_STAGE_BACKLOG_MAX) {
-                    sl_log_warn(NULL, "job dropped reason=\"backlog full\"; the broker "
-                                "re-dispatches it when its timeout passes");
-                } else {
-                    sl_frames_t *slot = &bl->jobs[(bl->head + bl->count) % SL_STAGE_BACKLOG_MAX];
-                    sl_frames_t tmp = *slot;
-                    *slot = *fr;
-                    *fr = tmp;
-                    bl->count++;
-                }
-            }
-        } else if (sl_frames_is(fr, 1, "BYE")) {
-            s_bye(l, fr);
-        }
-        sl_frames_close(fr);
-    }
-}
-
-static void
-s_on_scanner(s_link_t *l, s_scanner_t *sc, s_backlog_t *bl, sl_frames_t *fr)
-{
-    if (sl_frames_recv(sc->pair, fr, SL_WIRE_FRAMES_MAX, ZMQ_DONTWAIT) != 0)
-        return;
-    sc->busy = false;
-    if (l->sock) {
-        s_send_cmd(l, "DONE", ZMQ_SNDMORE);
-        s_forward(l->sock, fr, 0);
-    }
-    sl_frames_close(fr);
-    if (bl->count > 0) {
-        sl_frames_t *job = &bl->jobs[bl->head];
-        bl->head = (bl->head + 1) % SL_STAGE_BACKLOG_MAX;
-        bl->count--;
-        sc->busy = true;
-        s_forward(sc->pair, job, 2);
-        sl_frames_close(job);
-    }
-}
-
-static int
-s_loop(s_link_t *l, s_scanner_t *sc, size_t n)
-{
-    s_backlog_t bl = {.jobs = sl_xcalloc(SL_STAGE_BACKLOG_MAX, sizeof(sl_frames_t))};
-    zmq_pollitem_t *items = sl_xcalloc(n + 1, sizeof *items);
-    for (size_t i = 0; i < n; i++)
-        items[i] = (zmq_pollitem_t){sc[i].pair, 0, ZMQ_POLLIN, 0};
-    sl_frames_t fr = {0};
-    uint64_t stop_deadline = 0;
-    s_connect(l);
-    for (;;) {
-        uint64_t now = sl_wire_clock_ms();
-        size_t busy = 0;
-        for (size_t i = 0; i < n; i++)
-            busy += sc[i].busy;
-        if (s_stop && stop_deadline == 0)
-            stop_deadline = now + 10000;
-        if (s_stop && (busy == 0 || now > stop_deadline || s_stop == 2))
-            break;
-        if (l->sock == NULL && now >= l->reconnect_at)
-            s_connect(l);
-        items[n] = (zmq_pollitem_t){l->sock, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(items, l->sock ? (int) n + 1 : (int) n, l->sock ? s_wait_ms(l, now) : 100);
-        if (rc < 0 && errno != EINTR)
-            break;
-        for (size_t i = 0; rc > 0 && i < n; i++)
-            if (items[i].revents & ZMQ_POLLIN)
-                s_on_scanner(l, &sc[i], &bl, &fr);
-        if (rc > 0 && l->sock && (items[n].revents & ZMQ_POLLIN))
-            s_on_broker(l, sc, n, &bl);
-        now = sl_wire_clock_ms();
-        if (l->sock && now - l->last_recv > 3 * (uint64_t) l->heartbeat_ms)
-            s_disconnect(l, now);
-        else if (l->sock && now - l->last_sent >= (uint64_t) l->heartbeat_ms)
-            s_send_cmd(l, "HB", 0);
-    }
-    if (l->sock) {
-        s_send_cmd(l, "BYE", 0); /* the broker re-dispatches the backlog */
-        zmq_close(l->sock);
-        l->sock = NULL;
-    }
-    for (size_t i = 0; i < SL_STAGE_BACKLOG_MAX; i++)
-        sl_frames_free(&bl.jobs[i]);
-    free(bl.jobs);
-    free(items);
-    sl_frames_free(&fr);
-    sl_frames_free(&l->frames);
-    return s_stop == 2 ? 1 : 0;
+    s_link_t *l = arg;
+    l->rc = s_loop_inline(l);
+    return NULL;
 }
 
 /* s_section - the stage's "options:" map in its stages: entry, or NULL. */
@@ -770,7 +649,7 @@ s_usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [-c sluice.yaml] [--broker ENDPOINT] [--name NAME] [--capacity N]\n"
-            "       [--batch N (capacity 1: jobs per JOBS, 1..64; default the stage's batch:)]\n"
+            "       [--batch N (jobs per JOBS per lane, 1..64; default the stage's batch:)]\n"
             "       [--needs envelope|body|parts|body,parts] [--body-inband] [--check]\n"
             "       [stage options...]\n"
             "--body-inband: take the body in the frame even on the broker's host\n"
@@ -865,12 +744,11 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
         snprintf(needs_file, sizeof needs_file, "body-file%s", needs + 4);
         needs = needs_file;
     }
-    s_link_t link = {.rt = &rt,
+    s_link_t lane = {.rt = &rt, /* what every lane starts from */
                      .endpoint = endpoint,
                      .heartbeat_ms = heartbeat_ms > 0 ? (int) heartbeat_ms
                                      : conf ? conf->broker.heartbeat_ms : 1000,
-                     .capacity = (unsigned) capacity,
-                     .batch = capacity == 1 ? (unsigned) batch : 1,
+                     .batch = (unsigned) batch,
                      .needs = needs,
                      .fd = -1,
                      .backoff_ms = 250};
@@ -893,62 +771,59 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
         return 0;
     }
 
+    if (pipe2(s_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        sl_panic("pipe: %s", strerror(errno));
     struct sigaction sa = {.sa_handler = s_on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* Scan threads never see the signals: the main thread decides when to stop. */
+    /* Lanes 1..N-1 and the heartbeat thread never see the signals: the main
+     * thread (lane 0) takes them and the stop pipe wakes the others. */
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     size_t n = (size_t) capacity;
-    int rc;
-    if (n == 1) {
-        pthread_mutex_init(&link.lock, NULL);
-        pthread_mutex_init(&link.hb_lock, NULL);
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&link.hb_cond, &ca);
-        pthread_condattr_destroy(&ca);
-        pthread_create(&link.hb_thread, NULL, s_heartbeat_main, &link);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        sl_log_info(NULL, "stage ready name=%s broker=%s capacity=1 batch=%u needs=%s scan=inline",
-                    name, link.endpoint, link.batch, needs);
-        rc = s_loop_inline(&link);
-        pthread_mutex_lock(&link.hb_lock);
-        link.hb_quit = true;
-        pthread_cond_signal(&link.hb_cond);
-        pthread_mutex_unlock(&link.hb_lock);
-        pthread_join(link.hb_thread, NULL);
-        pthread_cond_destroy(&link.hb_cond);
-        pthread_mutex_destroy(&link.hb_lock);
-        pthread_mutex_destroy(&link.lock);
-    } else {
-        s_scanner_t *sc = sl_xcalloc(n, sizeof *sc);
-        for (size_t i = 0; i < n; i++) {
-            sc[i].rt = &rt;
-            snprintf(sc[i].endpoint, sizeof sc[i].endpoint, "inproc://sl-scan-%zu", i);
-            sc[i].pair = zmq_socket(rt.zctx, ZMQ_PAIR);
-            zmq_bind(sc[i].pair, sc[i].endpoint);
-            pthread_create(&sc[i].thread, NULL, s_scanner_main, &sc[i]);
-        }
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        sl_log_info(NULL, "stage ready name=%s broker=%s capacity=%ld needs=%s", name,
-                    link.endpoint, capacity, needs);
-        rc = s_loop(&link, sc, n);
-        for (size_t i = 0; i < n; i++)
-            sl_wire_send_str(sc[i].pair, "STOP", 0);
-        for (size_t i = 0; i < n; i++) {
-            pthread_join(sc[i].thread, NULL);
-            int linger = 0;
-            zmq_setsockopt(sc[i].pair, ZMQ_LINGER, &linger, sizeof linger);
-            zmq_close(sc[i].pair);
-        }
-        free(sc);
+    s_link_t *links = sl_xcalloc(n, sizeof *links);
+    s_heart_t heart = {.links = links, .n = n, .heartbeat_ms = lane.heartbeat_ms};
+    for (size_t i = 0; i < n; i++) {
+        links[i] = lane;
+        if (n == 1)
+            snprintf(links[i].label, sizeof links[i].label, "%s", rt.label);
+        else
+            snprintf(links[i].label, sizeof links[i].label, "%s/%zu", rt.label, i);
+        pthread_mutex_init(&links[i].lock, NULL);
     }
+    pthread_mutex_init(&heart.lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&heart.cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_create(&heart.thread, NULL, s_heartbeat_main, &heart);
+    for (size_t i = 1; i < n; i++)
+        pthread_create(&links[i].thread, NULL, s_lane_main, &links[i]);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    sl_log_info(NULL, "stage ready name=%s broker=%s capacity=%zu batch=%u needs=%s scan=inline",
+                name, endpoint, n, lane.batch, needs);
+    int rc = s_loop_inline(&links[0]);
+    s_stop_all(rc ? 2 : 1); /* lane 0 is done: so are the others */
+    for (size_t i = 1; i < n; i++) {
+        pthread_join(links[i].thread, NULL);
+        if (links[i].rc > rc)
+            rc = links[i].rc;
+    }
+    pthread_mutex_lock(&heart.lock);
+    heart.quit = true;
+    pthread_cond_signal(&heart.cond);
+    pthread_mutex_unlock(&heart.lock);
+    pthread_join(heart.thread, NULL);
+    pthread_cond_destroy(&heart.cond);
+    pthread_mutex_destroy(&heart.lock);
+    for (size_t i = 0; i < n; i++)
+        pthread_mutex_destroy(&links[i].lock);
+    free(links);
     if (def->fini)
         def->fini(rt.ctx);
     zmq_ctx_term(rt.zctx);

@@ -3,8 +3,9 @@
  *
  * sl_stage_main connects to the broker, declares the stage's name, capacity
  * and needs, keeps heartbeats both ways, takes work by credit, runs the scan
- * function (on the main thread at capacity 1, on CAPACITY scan threads
- * above), times it, fills in version and timing, and answers. SIGTERM
+ * function (on the main thread at capacity 1; capacity N adds N-1 threads,
+ * each with its own connection: "lanes"), times it, fills in version and
+ * timing, and answers. SIGTERM
  * finishes what is held, says goodbye and exits. Heartbeats go on during a
  * long scan. The scan function may be called from several threads at once:
  * CTX is shared, so a stage keeps per-message state on the stack.
@@ -13,8 +14,9 @@
  *   --broker ENDPOINT   broker backend (default from -c, else the embedded default)
  *   -c, --config FILE   sluice.yaml, for the broker endpoint and the stage's own section
  *   --name NAME         graph node this process serves (default: def->name)
- *   --capacity N        messages held at once (default 1: scanned inline; N > 1: N threads)
- *   --batch N           capacity 1: jobs taken in one JOBS message and answered in one
+ *   --capacity N        messages scanned at once: N lanes, each a thread with its own
+ *                       connection, scanning inline (default 1: the main thread only)
+ *   --batch N           jobs a lane takes in one JOBS message and answers in one
  *                       DONES, 1..64 (default the stage's batch: in the config, else 16)
  *   --heartbeat MS      heartbeat interval (default broker.heartbeat from -c, else 1000)
  *   --needs LIST        override what the broker sends: envelope, body, parts (comma list)

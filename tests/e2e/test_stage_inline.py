@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""tests/e2e/test_stage_inline.py - a capacity-1 C stage scans on its main thread.
+"""tests/e2e/test_stage_inline.py - a C stage scans inline, one lane per capacity.
 
-With capacity 1 the stage runtime (lib/sl_stage.c) scans inline, and a small
-heartbeat thread keeps the broker's liveness honest while a scan runs (see
-broker/README.md, "Liveness during a long scan"). These tests check what a
-user sees: a scan much longer than three heartbeat intervals still answers
-once, from the same worker, with no crash counted; a worker killed in the
-middle of a long scan is still noticed and its message re-dispatched; many
-short messages in a row all come back.
+The stage runtime (lib/sl_stage.c) scans on the thread that owns the
+connection: capacity 1 is the main thread, capacity N is N lanes, each a
+thread with its own connection. A small heartbeat thread keeps the broker's
+liveness honest while a scan runs (see broker/README.md, "Liveness during a
+long scan"). These tests check what a user sees: a scan much longer than
+three heartbeat intervals still answers once, from the same worker, with no
+crash counted; a worker killed in the middle of a long scan is still noticed
+and its message re-dispatched; many short messages in a row all come back;
+a capacity-3 process is three workers that scan at once, and SIGTERM while
+all three hold mail hands it back and loses none.
 """
 import os
 import signal
@@ -109,6 +112,54 @@ graphs:
         for doc in got.values():
             self.assertFalse(doc["verdicts"]["a"]["fields"]["got_body"], doc["verdicts"]["a"])
             self.assertTrue(doc["verdicts"]["b"]["fields"]["got_body"], doc["verdicts"]["b"])
+
+    def test_capacity_is_lanes(self):
+        # One process, capacity 3, batch 1, 1.5 s per message.
+        gw, c = self.gateway("""
+stages:
+  - name: lanes
+    command: [sluice-stage-example, --sleep, "1500"]
+    capacity: 3
+    batch: 1
+    timeout: 30s
+graphs:
+  default:
+    content: [lanes]
+""", {"lanes": 3})
+        pid = gw.pids()["stage lanes#1"]
+        st = gw.stage_status("lanes")
+        self.assertEqual((st["workers"], st["capacity"]), (3, 3), st)
+        log = gw.tail(400)
+        for k in range(3):
+            self.assertRegex(log, r"worker ready stage=lanes worker=[^ ]*:%d/%d capacity=1 "
+                             r"batch=1" % (pid, k))
+        # Six messages: three lanes each hold one and three wait in the queue.
+        for i in range(6):
+            c.submit(envelope("lane%04d" % i), message())
+        seen, deadline = None, time.monotonic() + 10
+        while time.monotonic() < deadline:
+            seen = gw.stage_status("lanes")
+            if seen and (seen["in_flight"], seen["queued"]) == (3, 3):
+                break
+            time.sleep(0.02)
+        self.assertEqual((seen["in_flight"], seen["queued"]), (3, 3), seen)
+        # SIGTERM with three held: the process finishes or hands back what it
+        # holds, exits, is restarted, and every message comes back ok.
+        os.kill(pid, signal.SIGTERM)
+        got = {}
+        deadline = time.monotonic() + 60
+        while len(got) < 6 and time.monotonic() < deadline:
+            r = c.recv(2000)
+            if r is None:
+                continue
+            self.assertEqual(r[1], "ok", r)
+            self.assertNotIn("error", r[2]["verdicts"]["lanes"], r)
+            got[r[2]["id"]] = r[2]
+        self.assertEqual(sorted(got), ["lane%04d" % i for i in range(6)], gw.tail())
+        new = gw.pids()["stage lanes#1"]
+        self.assertNotEqual(new, pid)
+        self.assertIn("stage stopped name=lanes", gw.tail(400))
+        self.assertEqual(gw.stage_status("lanes")["crashes"], 0, gw.tail())
 
 
 if __name__ == "__main__":

@@ -174,9 +174,13 @@ class ExampleConfigTest(unittest.TestCase):
     def test_status_and_metrics(self):
         r = sluice("status", "-c", self.gw.config)
         self.assertEqual(r.returncode, 0, r.stderr)
+        # Every lane of every process alive: a capacity-N process is N workers
+        # (the shipped config: rbl 1 x 8, greylist 1 x 4, the rest 1 x 1).
+        lanes = {"rbl": 8, "greylist": 4}
         for name in ("rbl", "greylist", "mime", "av-a", "av-b", "url", "headers", "score",
                      "action"):
-            self.assertRegex(r.stdout, r"(?m)^%s\s+1\s" % re.escape(name))
+            n = lanes.get(name, 1)
+            self.assertRegex(r.stdout, r"(?m)^%s\s+%d\s+%d\s" % (re.escape(name), n, n))
         # the quarantine dashboard of the shipped config, on its moved port
         deadline, status = time.monotonic() + 30, None
         while time.monotonic() < deadline:

@@ -6,10 +6,11 @@
  * one JOBS to a worker that asked for batches, spread over the free workers.
  * A job's timeout runs from when the broker reckons the worker started it
  * (the worker works through what it holds in order, capacity at a time). A
- * worker silent for three heartbeat intervals is dead: its jobs go back to
- * the front of the queue, and a job that has killed poison_limit workers
- * fails with an error verdict.
- * Tests: tests/e2e/test_pipeline.py (kill -9 and crash cases), tests/e2e/test_batch.py
+ * worker silent for three heartbeat intervals is dead (and with it the other
+ * lanes of its process): its jobs go back to the front of the queue, and a
+ * job that has killed poison_limit workers fails with an error verdict.
+ * Tests: tests/e2e/test_pipeline.py (kill -9 and crash cases), tests/e2e/test_batch.py,
+ *        tests/e2e/test_stage_inline.py (lanes)
  */
 #include "broker.h"
 #include "sl_log.h"
@@ -578,8 +579,10 @@ s_requeue(broker_t *b, broker_worker_t *w, unsigned slot, const char *why)
     broker_enqueue(b, job, true);
 }
 
-void
-broker_worker_remove(broker_t *b, broker_worker_t *w, bool died, const char *why)
+/* s_remove - W leaves; what it held goes back to the queue. DIED: it was
+ * lost (its jobs count crashes), and BLAME: each job it held adds a death. */
+static void
+s_remove(broker_t *b, broker_worker_t *w, bool died, bool blame, const char *why)
 {
     broker_stage_t *st = &b->stages[w->stage];
     sl_log_info(NULL, "worker gone stage=%s worker=%s reason=\"%s\" held=%u", st->conf->name,
@@ -589,11 +592,6 @@ broker_worker_remove(broker_t *b, broker_worker_t *w, bool died, const char *why
         pp = &(*pp)->next;
     *pp = w->next;
     st->workers--;
-    /* Holding one job, the worker died of it (or beside it): it counts toward
-     * the poison limit. Holding several, nobody knows which one it was: none
-     * is blamed, and each goes alone to a worker holding nothing, so that a
-     * second death names the culprit. */
-    bool blame = w->held_count == 1;
     for (unsigned i = 0; i < w->slot_end; i++) {
         broker_job_t *job = w->held[i];
         if (job == NULL)
@@ -626,6 +624,57 @@ broker_worker_remove(broker_t *b, broker_worker_t *w, bool died, const char *why
     free(w);
 }
 
+/* Holding one job, a worker that died died of it (or beside it): it counts
+ * toward the poison limit. Holding several, nobody knows which one it was:
+ * none is blamed, and each goes alone to a worker holding nothing, so that
+ * a second death names the culprit. */
+void
+broker_worker_remove(broker_t *b, broker_worker_t *w, bool died, const char *why)
+{
+    s_remove(b, w, died, died && w->held_count == 1, why);
+}
+
+/* s_process_len - the length of LABEL's process part when it names a lane of
+ * a process ("host:pid/K", lib/sl_stage.c), else 0. */
+static size_t
+s_process_len(const char *label)
+{
+    const char *slash = strrchr(label, '/');
+    return slash ? (size_t) (slash - label) : 0;
+}
+
+/* s_lane_of - V is another lane of W's process that fell silent with it
+ * (its last message at most two intervals after W's; a lane that reconnected
+ * since is newer and is not). */
+static bool
+s_lane_of(const broker_worker_t *w, const broker_worker_t *v, uint64_t hb)
+{
+    size_t n = s_process_len(w->label);
+    return v != w && n > 0 && v->stage == w->stage && s_process_len(v->label) == n &&
+           memcmp(v->label, w->label, n) == 0 && v->last_seen < w->last_seen + 2 * hb;
+}
+
+/* s_process_lost - W fell silent: so did its process, and with it every lane
+ * of that process (capacity N is N lanes, each a worker of its own). They
+ * are gone together, and the poison rule counts the jobs of the process: a
+ * capacity-8 process that dies holding 8 jobs, one per lane, blames none. */
+static void
+s_process_lost(broker_t *b, broker_worker_t *w, uint64_t hb)
+{
+    unsigned held = w->held_count;
+    for (broker_worker_t *v = b->workers; v; v = v->next)
+        if (s_lane_of(w, v, hb))
+            held += v->held_count;
+    broker_worker_t *v = b->workers;
+    while (v) {
+        broker_worker_t *next = v->next;
+        if (s_lane_of(w, v, hb))
+            s_remove(b, v, true, held == 1, "heartbeat lost by its process");
+        v = next;
+    }
+    s_remove(b, w, true, held == 1, "heartbeat lost");
+}
+
 void
 broker_worker_tick(broker_t *b, uint64_t now)
 {
@@ -634,8 +683,8 @@ broker_worker_tick(broker_t *b, uint64_t now)
     while (w) {
         broker_worker_t *next = w->next;
         if (now - w->last_seen > 3 * hb) {
-            broker_worker_remove(b, w, true, "heartbeat lost");
-            w = next;
+            s_process_lost(b, w, hb);
+            w = b->workers; /* lanes of it may have been anywhere in the list */
             continue;
         }
         broker_stage_t *st = &b->stages[w->stage];

@@ -9,8 +9,9 @@ long scan"). These tests check what a user sees: a scan much longer than
 three heartbeat intervals still answers once, from the same worker, with no
 crash counted; a worker killed in the middle of a long scan is still noticed
 and its message re-dispatched; many short messages in a row all come back;
-a capacity-3 process is three workers that scan at once, and SIGTERM while
-all three hold mail hands it back and loses none.
+a capacity-3 process is three workers that scan at once, SIGTERM while all
+three hold mail hands it back and loses none, and a kill -9 of it blames
+none of the three messages it held.
 """
 import os
 import signal
@@ -23,9 +24,9 @@ from sluice_e2e import Client, Gateway, envelope, main, message  # noqa: E402
 
 
 class StageInlineTest(unittest.TestCase):
-    def gateway(self, body, workers):
-        """A running gateway with BODY, and a client on its frontend."""
-        gw = Gateway(body, name=self.id().split(".")[-1])
+    def gateway(self, body, workers, broker=""):
+        """A running gateway with BODY (and BROKER's lines), and a client on its frontend."""
+        gw = Gateway(body, name=self.id().split(".")[-1], broker=broker)
         self.addCleanup(gw.cleanup)
         gw.start(workers)
         c = Client(gw.front)
@@ -160,6 +161,47 @@ graphs:
         self.assertNotEqual(new, pid)
         self.assertIn("stage stopped name=lanes", gw.tail(400))
         self.assertEqual(gw.stage_status("lanes")["crashes"], 0, gw.tail())
+
+    def test_killed_process_blames_no_lane(self):
+        # poison_limit 1: one death names a message poison. A capacity-3
+        # process killed while each lane holds one message died holding three:
+        # nobody knows which killed it, so none is blamed and all three come
+        # back ok (each retried alone), as with one worker holding three.
+        gw, c = self.gateway("""
+stages:
+  - name: lanes
+    command: [sluice-stage-example, --sleep, "1500"]
+    capacity: 3
+    batch: 1
+    timeout: 30s
+graphs:
+  default:
+    content: [lanes]
+""", {"lanes": 3}, broker="poison_limit: 1")
+        for i in range(3):
+            c.submit(envelope("kill%04d" % i), message())
+        seen, deadline = None, time.monotonic() + 10
+        while time.monotonic() < deadline:
+            seen = gw.stage_status("lanes")
+            if seen and seen["in_flight"] == 3:
+                break
+            time.sleep(0.02)
+        self.assertEqual(seen["in_flight"], 3, seen)
+        old = gw.pids()["stage lanes#1"]
+        os.kill(old, signal.SIGKILL)
+        got = {}
+        deadline = time.monotonic() + 60
+        while len(got) < 3 and time.monotonic() < deadline:
+            r = c.recv(2000)
+            if r is not None:
+                got[r[2]["id"]] = r
+        self.assertEqual(sorted(got), ["kill%04d" % i for i in range(3)], gw.tail())
+        for r in got.values():
+            self.assertEqual(r[1], "ok", r)
+            v = r[2]["verdicts"]["lanes"]
+            self.assertNotIn("error", v, v)
+            self.assertNotEqual(v["worker"].rsplit(":", 1)[-1], str(old), v)
+        self.assertIn("heartbeat lost by its process", gw.tail(400))
 
 
 if __name__ == "__main__":

@@ -114,8 +114,10 @@ graphs:
             self.assertFalse(doc["verdicts"]["a"]["fields"]["got_body"], doc["verdicts"]["a"])
             self.assertTrue(doc["verdicts"]["b"]["fields"]["got_body"], doc["verdicts"]["b"])
 
-    def test_capacity_is_lanes(self):
-        # One process, capacity 3, batch 1, 1.5 s per message.
+    def lanes_gateway(self, count, broker=""):
+        """One process of capacity 3 (batch 1, 1.5 s per message) and COUNT
+        messages submitted, once its three lanes hold one each and the rest
+        wait in the queue. Returns the gateway, the client and the pid."""
         gw, c = self.gateway("""
 stages:
   - name: lanes
@@ -126,39 +128,46 @@ stages:
 graphs:
   default:
     content: [lanes]
-""", {"lanes": 3})
-        pid = gw.pids()["stage lanes#1"]
+""", {"lanes": 3}, broker=broker)
+        for i in range(count):
+            c.submit(envelope("lane%04d" % i), message())
+        want, seen = (3, count - 3), None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            seen = gw.stage_status("lanes")
+            if seen and (seen["in_flight"], seen["queued"]) == want:
+                break
+            time.sleep(0.02)
+        self.assertEqual((seen["in_flight"], seen["queued"]), want, seen)
+        return gw, c, gw.pids()["stage lanes#1"]
+
+    def collect(self, c, count):
+        """Every answer for COUNT messages (60 s at most), by queue id."""
+        got, deadline = {}, time.monotonic() + 60
+        while len(got) < count and time.monotonic() < deadline:
+            r = c.recv(2000)
+            if r is not None:
+                got[r[2]["id"]] = r
+        return got
+
+    def test_capacity_is_lanes(self):
+        # Six messages: three lanes each hold one and three wait in the queue.
+        gw, c, pid = self.lanes_gateway(6)
         st = gw.stage_status("lanes")
         self.assertEqual((st["workers"], st["capacity"]), (3, 3), st)
         log = gw.tail(400)
         for k in range(3):
             self.assertRegex(log, r"worker ready stage=lanes worker=[^ ]*:%d/%d capacity=1 "
                              r"batch=1" % (pid, k))
-        # Six messages: three lanes each hold one and three wait in the queue.
-        for i in range(6):
-            c.submit(envelope("lane%04d" % i), message())
-        seen, deadline = None, time.monotonic() + 10
-        while time.monotonic() < deadline:
-            seen = gw.stage_status("lanes")
-            if seen and (seen["in_flight"], seen["queued"]) == (3, 3):
-                break
-            time.sleep(0.02)
-        self.assertEqual((seen["in_flight"], seen["queued"]), (3, 3), seen)
         # SIGTERM with three held: the process finishes or hands back what it
         # holds, exits, is restarted, and every message comes back ok.
         os.kill(pid, signal.SIGTERM)
-        got = {}
-        deadline = time.monotonic() + 60
-        while len(got) < 6 and time.monotonic() < deadline:
-            r = c.recv(2000)
-            if r is None:
-                continue
+        got = self.collect(c, 6)
+        self.assertEqual(sorted(got), ["lane%04d" % i for i in range(6)], gw.tail())
+        for r in got.values():
             self.assertEqual(r[1], "ok", r)
             self.assertNotIn("error", r[2]["verdicts"]["lanes"], r)
-            got[r[2]["id"]] = r[2]
-        self.assertEqual(sorted(got), ["lane%04d" % i for i in range(6)], gw.tail())
-        new = gw.pids()["stage lanes#1"]
-        self.assertNotEqual(new, pid)
+        self.assertNotEqual(gw.pids()["stage lanes#1"], pid)
         self.assertIn("stage stopped name=lanes", gw.tail(400))
         self.assertEqual(gw.stage_status("lanes")["crashes"], 0, gw.tail())
 
@@ -167,42 +176,16 @@ graphs:
         # process killed while each lane holds one message died holding three:
         # nobody knows which killed it, so none is blamed and all three come
         # back ok (each retried alone), as with one worker holding three.
-        gw, c = self.gateway("""
-stages:
-  - name: lanes
-    command: [sluice-stage-example, --sleep, "1500"]
-    capacity: 3
-    batch: 1
-    timeout: 30s
-graphs:
-  default:
-    content: [lanes]
-""", {"lanes": 3}, broker="poison_limit: 1")
-        for i in range(3):
-            c.submit(envelope("kill%04d" % i), message())
-        seen, deadline = None, time.monotonic() + 10
-        while time.monotonic() < deadline:
-            seen = gw.stage_status("lanes")
-            if seen and seen["in_flight"] == 3:
-                break
-            time.sleep(0.02)
-        self.assertEqual(seen["in_flight"], 3, seen)
-        old = gw.pids()["stage lanes#1"]
-        os.kill(old, signal.SIGKILL)
-        got = {}
-        deadline = time.monotonic() + 60
-        while len(got) < 3 and time.monotonic() < deadline:
-            r = c.recv(2000)
-            if r is not None:
-                got[r[2]["id"]] = r
-        self.assertEqual(sorted(got), ["kill%04d" % i for i in range(3)], gw.tail())
+        gw, c, pid = self.lanes_gateway(3, broker="poison_limit: 1")
+        os.kill(pid, signal.SIGKILL)
+        got = self.collect(c, 3)
+        self.assertEqual(sorted(got), ["lane%04d" % i for i in range(3)], gw.tail())
         for r in got.values():
             self.assertEqual(r[1], "ok", r)
             v = r[2]["verdicts"]["lanes"]
             self.assertNotIn("error", v, v)
-            self.assertNotEqual(v["worker"].rsplit(":", 1)[-1], str(old), v)
+            self.assertNotEqual(v["worker"].rsplit(":", 1)[-1], str(pid), v)
         self.assertIn("heartbeat lost by its process", gw.tail(400))
-
 
 if __name__ == "__main__":
     main()

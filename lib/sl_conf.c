@@ -365,7 +365,7 @@ s_read_stage(sl_conf_t *self, const sl_cfg_node_t *entry, sl_conf_stage_t *stage
     s_read_command(cfg, entry, stage);
     stage->workers = (int) sl_cfg_get_int(cfg, entry, "workers", 1, 0, 64);
     stage->capacity = (int) sl_cfg_get_int(cfg, entry, "capacity", 1, 1, 256);
-    stage->batch = (int) sl_cfg_get_int(cfg, entry, "batch", 16, 1, 64);
+    stage->batch = (int) sl_cfg_get_int(cfg, entry, "batch", 0, 1, 64); /* 0: the stage's own */
     stage->timeout_ms = (int) sl_cfg_get_duration_ms(cfg, entry, "timeout", 5000, 10, 3600000);
     stage->retries = (int) sl_cfg_get_int(cfg, entry, "retries", 1, 0, 10);
     s_read_on_error(cfg, entry, stage);

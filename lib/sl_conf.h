@@ -47,7 +47,7 @@ typedef struct {
     size_t argc;         /* entries in argv (NULL-terminated as well) */
     int workers;         /* processes the supervisor runs (0 = external workers only) */
     int capacity;        /* messages one worker process scans at once (threads) */
-    int batch;           /* capacity 1: jobs per JOBS message (worker protocol batch) */
+    int batch;           /* jobs per JOBS message, per lane; 0 = not set: the stage's default */
     int timeout_ms;      /* per attempt, from dispatch to answer */
     int retries;         /* further attempts after a timeout */
     sl_onerr_t on_error; /* what failure means */

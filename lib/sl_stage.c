@@ -649,7 +649,8 @@ s_usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [-c sluice.yaml] [--broker ENDPOINT] [--name NAME] [--capacity N]\n"
-            "       [--batch N (jobs per JOBS per lane, 1..64; default the stage's batch:)]\n"
+            "       [--batch N (jobs per JOBS per lane, 1..64; default the stage's batch:,\n"
+            "       else the stage's own: 16, 1 for rbl and greylist)]\n"
             "       [--needs envelope|body|parts|body,parts] [--body-inband] [--check]\n"
             "       [stage options...]\n"
             "--body-inband: take the body in the frame even on the broker's host\n"
@@ -718,7 +719,9 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
     }
     if (batch == 0) {
         const sl_conf_stage_t *entry = conf ? sl_conf_stage(conf, name) : NULL;
-        batch = entry ? entry->batch : SL_STAGE_BATCH_DEFAULT;
+        batch = entry && entry->batch > 0 ? entry->batch
+                : def->batch > 0          ? (long) def->batch
+                                          : SL_STAGE_BATCH_DEFAULT;
     }
     if (batch < 1 || batch > SL_BATCH_MAX) {
         sl_log_error(NULL, "--batch must be 1..%d", SL_BATCH_MAX);

@@ -17,7 +17,8 @@
  *   --capacity N        messages scanned at once: N lanes, each a thread with its own
  *                       connection, scanning inline (default 1: the main thread only)
  *   --batch N           jobs a lane takes in one JOBS message and answers in one
- *                       DONES, 1..64 (default the stage's batch: in the config, else 16)
+ *                       DONES, 1..64 (default the stage's batch: in the config, else
+ *                       def->batch, else 16)
  *   --heartbeat MS      heartbeat interval (default broker.heartbeat from -c, else 1000)
  *   --needs LIST        override what the broker sends: envelope, body, parts (comma list)
  * Tests: tests/e2e/test_pipeline.py
@@ -64,6 +65,11 @@ typedef struct {
     void (*fini)(void *ctx);
     /* rules_version - optional: version of the rules or signatures in use now. */
     const char *(*rules_version)(void *ctx);
+    /* batch - jobs a lane takes at once when neither the config's `batch:`
+     * nor --batch says (0 = 16). 1 for a stage that waits on the network
+     * while smtpd waits on it (rbl, greylist): a slow answer then holds up
+     * no job queued behind it at the same lane. */
+    unsigned batch;
 } sl_stage_def_t;
 
 /* sl_stage_main - runs the stage until SIGTERM/SIGINT; the process exit code. */

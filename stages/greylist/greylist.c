@@ -409,6 +409,7 @@ main(int argc, char **argv)
         .scan = s_scan,
         .init = s_init,
         .fini = s_fini,
+        .batch = 1, /* DNS waits while smtpd waits: nothing queued behind a slow answer */
     };
     return sl_stage_main(argc, argv, &def);
 }

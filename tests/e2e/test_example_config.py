@@ -181,6 +181,11 @@ class ExampleConfigTest(unittest.TestCase):
                      "action"):
             n = lanes.get(name, 1)
             self.assertRegex(r.stdout, r"(?m)^%s\s+%d\s+%d\s" % (re.escape(name), n, n))
+        # Batches: greylist's own default is 1 (it waits on DNS while smtpd
+        # waits on it), mime takes the runtime's 16; neither is set in the file.
+        log = self.gw.tail(3000)
+        self.assertRegex(log, r"worker ready stage=greylist worker=\S+ capacity=1 batch=1 ")
+        self.assertRegex(log, r"worker ready stage=mime worker=\S+ capacity=1 batch=16 ")
         # the quarantine dashboard of the shipped config, on its moved port
         deadline, status = time.monotonic() + 30, None
         while time.monotonic() < deadline:

@@ -345,7 +345,10 @@ url_normalise(const char *p, size_t len, url_t *out, const char **why)
         if (s_host(host, hlen, out, why) != 0)
             return -1;
     }
-    if (port && (plen == 0 || plen > 5 || strspn(port, "0123456789") < plen))
+    size_t digits = 0; /* P is not NUL-terminated: count within plen only */
+    while (port && digits < plen && port[digits] >= '0' && port[digits] <= '9')
+        digits++;
+    if (port && (plen == 0 || plen > 5 || digits < plen))
         return s_fail(why, "bad port");
 
     char buf[URL_LEN_MAX + 1];

@@ -92,6 +92,28 @@ test_normalise(void **state)
     }
 }
 
+/* A port that ends the input: the URL is not NUL-terminated (found by
+ * fuzz_url_extract; an exact-size heap copy makes ASan see a read past it),
+ * and digits after LEN are not the port's. */
+static void
+test_port_at_end(void **state)
+{
+    (void)state;
+    static const char text[] = "http://example.com:8080";
+    char *exact = malloc(sizeof text - 1);
+    memcpy(exact, text, sizeof text - 1);
+    url_t u;
+    assert_int_equal(url_normalise(exact, sizeof text - 1, &u, NULL), 0);
+    assert_string_equal(u.url, "http://example.com:8080/");
+    free(u.url);
+    assert_int_equal(url_normalise(exact, sizeof text - 3, &u, NULL), 0); /* ":80" */
+    assert_string_equal(u.url, "http://example.com:80/");
+    free(u.url);
+    free(exact);
+    static const char six[] = "http://example.com:808012";
+    assert_int_equal(url_normalise(six, sizeof six - 1, &u, NULL), -1); /* over 5 digits */
+}
+
 static const struct {
     const char *label, *in;
     size_t len;
@@ -193,6 +215,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalise),
+        cmocka_unit_test(test_port_at_end),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_hostile),

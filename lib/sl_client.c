@@ -162,7 +162,7 @@ sl_client_recv(sl_client_t *self, int timeout_ms, sl_result_t *out)
             }
             if (wait == 0)
                 return 0;
-            if (sl_wire_wait(self->fd, wait) < 0)
+            if (sl_wire_wait(self->fd, -1, wait) < 0)
                 return -1;
             continue;
         }

@@ -17,8 +17,9 @@
  * (Until 2026-12 capacity N meant N scan threads behind one connection and
  * inproc PAIR sockets, one job at a time each: the hand-offs and the
  * missing batches made it half as fast as N processes on large mail.)
- * A lane waits on its DEALER's ZMQ_FD (and the stop pipe) with one poll() and drains it with
- * ZMQ_DONTWAIT (see sl_wire.h), reading the coarse clock once per turn.
+ * A lane waits on its DEALER's ZMQ_FD (and the stop pipe) with one poll()
+ * and drains it with ZMQ_DONTWAIT (see sl_wire.h), reading the coarse clock
+ * once per turn.
  * Protocol: broker/README.md. Tests: tests/e2e/test_pipeline.py, test_stage_inline.py, test_batch.py
  */
 #include "sl_stage.h"
@@ -30,7 +31,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -198,7 +198,7 @@ s_map_body(sl_slice_t *body, sl_bodyfile_map_t *map, sl_verdict_t *v)
 
 /* s_scan_one - FR's frames FIRST..END-1 are one job: job phase needs env
  * [body] [parts...]. Appends its answer (job verdict [parts...]) to OUT.
- * LOCK, when set, is released around the scan function so that the
+ * LOCK (the lane's) is released around the scan function so that the
  * heartbeat thread may use the socket meanwhile. */
 static void
 s_scan_one(s_runtime_t *rt, sl_frames_t *fr, size_t first, size_t end, pthread_mutex_t *lock,
@@ -234,11 +234,9 @@ s_scan_one(s_runtime_t *rt, sl_frames_t *fr, size_t first, size_t end, pthread_m
             for (size_t i = 0; i < msg.part_count; i++)
                 msg.parts[i] = sl_frames_at(fr, first_part + i);
         }
-        if (lock)
-            pthread_mutex_unlock(lock);
+        pthread_mutex_unlock(lock);
         int rc = rt->def->scan(&msg, v, rt->ctx);
-        if (lock)
-            pthread_mutex_lock(lock);
+        pthread_mutex_lock(lock);
         if (rc != 0 && sl_verdict_error(v)[0] == '\0')
             sl_verdict_set_error(v, "stage failed");
     }
@@ -294,9 +292,8 @@ typedef struct {
 
 /* The heartbeat thread, for every lane of the process. */
 typedef struct {
-    s_link_t *links;
+    s_link_t *links; /* every lane has the same heartbeat_ms */
     size_t n;
-    int heartbeat_ms;
     pthread_t thread;
     pthread_mutex_t lock; /* guards quit, with cond */
     pthread_cond_t cond;
@@ -394,23 +391,13 @@ s_wait_ms(const s_link_t *l, uint64_t now)
     return wait < 1 ? 1 : wait > 1000 ? 1000 : (int) wait;
 }
 
-/* s_wait - waits for the lane's socket (FD, -1 for none) or the stop pipe:
- * 1 readable, 0 timed out, -1 error (errno). */
-static int
-s_wait(int fd, int timeout_ms)
-{
-    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = s_stop_pipe[0], .events = POLLIN}};
-    int rc = poll(p, 2, timeout_ms);
-    return rc < 0 ? -1 : rc > 0 ? 1 : 0;
-}
-
 /* --- the heartbeat thread: HB on a lane's socket while it scans --- */
 
 static void *
 s_heartbeat_main(void *arg)
 {
     s_heart_t *h = arg;
-    long tick_ms = h->heartbeat_ms / 4 > 0 ? h->heartbeat_ms / 4 : 1;
+    long tick_ms = h->links[0].heartbeat_ms / 4 > 0 ? h->links[0].heartbeat_ms / 4 : 1;
     pthread_mutex_lock(&h->lock);
     while (!h->quit) {
         struct timespec ts;
@@ -583,7 +570,7 @@ s_loop_inline(s_link_t *l)
                 drained = false;
             } else {
                 uint64_t wait = l->reconnect_at - now;
-                s_wait(-1, wait > 1000 ? 1000 : (int) wait);
+                sl_wire_wait(-1, s_stop_pipe[0], wait > 1000 ? 1000 : (int) wait);
             }
             continue;
         }
@@ -600,7 +587,7 @@ s_loop_inline(s_link_t *l)
             drained = false; /* the send may have taken a wake-up: look again */
             continue;
         }
-        int rc = s_wait(l->fd, s_wait_ms(l, now));
+        int rc = sl_wire_wait(l->fd, s_stop_pipe[0], s_wait_ms(l, now));
         if (rc < 0 && errno != EINTR) {
             sl_log_error(NULL, "poll failed worker=%s error=\"%s\"", l->label, strerror(errno));
             s_stop_all(1);
@@ -789,7 +776,7 @@ sl_stage_main(int argc, char **argv, const sl_stage_def_t *def)
     pthread_sigmask(SIG_BLOCK, &block, &old);
     size_t n = (size_t) capacity;
     s_link_t *links = sl_xcalloc(n, sizeof *links);
-    s_heart_t heart = {.links = links, .n = n, .heartbeat_ms = lane.heartbeat_ms};
+    s_heart_t heart = {.links = links, .n = n};
     for (size_t i = 0; i < n; i++) {
         links[i] = lane;
         if (n == 1)

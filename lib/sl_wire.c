@@ -173,10 +173,10 @@ sl_wire_fd(void *sock)
 }
 
 int
-sl_wire_wait(int fd, int timeout_ms)
+sl_wire_wait(int fd, int wake, int timeout_ms)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int rc = poll(&p, fd >= 0 ? 1 : 0, timeout_ms);
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = wake, .events = POLLIN}};
+    int rc = poll(p, 2, timeout_ms); /* a negative fd is not watched */
     return rc < 0 ? -1 : rc > 0 ? 1 : 0;
 }
 

@@ -58,10 +58,11 @@ int sl_wire_send_owned(void *sock, void *buf, size_t len, int more);
  * the wake-up of a message that arrived meanwhile. */
 /* sl_wire_fd - the socket's ZMQ_FD, or -1. */
 int sl_wire_fd(void *sock);
-/* sl_wire_wait - waits up to TIMEOUT_MS (-1 = no limit) for FD to signal
- * (FD -1: just sleeps); 1 when it did, 0 on timeout, -1 with errno (EINTR
- * for a signal). */
-int sl_wire_wait(int fd, int timeout_ms);
+/* sl_wire_wait - waits up to TIMEOUT_MS (-1 = no limit) for FD or WAKE to
+ * be readable (either -1: not watched; both: just sleeps); 1 when one was,
+ * 0 on timeout, -1 with errno (EINTR for a signal). WAKE is for a pipe that
+ * tells a thread to stop. */
+int sl_wire_wait(int fd, int wake, int timeout_ms);
 /* sl_wire_clock_ms - coarse monotonic milliseconds (CLOCK_MONOTONIC_COARSE,
  * a few ms resolution, never a syscall): heartbeats and timeouts. */
 uint64_t sl_wire_clock_ms(void);

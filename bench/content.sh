@@ -24,7 +24,17 @@
 #        ROUNDS=1: run the rows that many times, alternating, and print each
 #        row's median and the stage/engine ratios of the medians (a quiet
 #        machine still varies 10-20% from run to run: compare medians);
+#        PIN=0: 1 = the stage against its engine on one CPU each: the Sluice
+#        stages on CPU 1, broker, supervisor and client on CPU 0; yara -p 1 and
+#        clamd on CPU 1, clamd's client on CPU 0 (use with CAPACITY=1);
 #        results appended by hand to bench/RESULTS.md)
+# Every row also says the CPU it cost per message (cpu_us_per_msg, user +
+# system time of every thread over the measured run, from /proc and `times`, in
+# 10 ms clock ticks: meaningful on runs of seconds, not on LIMIT=100):
+# stage:, broker: (with the supervisor) and client: for Sluice, engine: for
+# clamd and yara. Unpinned, the whole gateway (client, broker, stage) shares
+# the two CPUs the engine has to itself; the CPU figures and PIN=1 compare
+# the stage's own work with the engine's on the same bytes.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
@@ -65,7 +75,8 @@ for s in used:
              "    timeout: 60s\n") % (s, stages[s], os.environ["WORKERS"], os.environ["CAPACITY"],
                                      os.environ["BATCH"])
     if s == "av-a":
-        body += "    options: {sigs: %s/stages/av-a/sigs, reload_check: 0}\n" % src
+        # no clean-file cache, as the clamd row (DisableCache yes): REPEAT would measure it
+        body += "    options: {sigs: %s/stages/av-a/sigs, reload_check: 0, cache: false}\n" % src
     if s == "av-b":
         body += "    options: {rules: %s/stages/av-b/rules, reload_check: 0}\n" % src
 body += "graphs:\n  default:\n    content: %s\n" % graph
@@ -80,21 +91,47 @@ try:
         files = files[:int(limit)]
     if os.environ.get("DRIVER") == "c":
         # the C load generator (lib/sl_client, as smtpd submits): the same files, once each
-        import subprocess
+        import resource, subprocess
         byfile = (["--by-file", "--by-file-min", os.environ.get("BYFILE_MIN", "16384")]
                   if os.environ.get("BYFILE", "1") == "1" else [])
-        r = subprocess.run([os.path.join(os.environ["SLUICE_BIN"], "sluice-bench-pipeline"),
+        pids = gw.pids()
+        pids["supervisor"] = gw.proc.pid
+        pin = []
+        if os.environ.get("PIN") == "1":
+            # the stages on CPU 1, the rest of the gateway and the client on CPU 0
+            for who, pid in pids.items():
+                subprocess.run(["taskset", "-a", "-cp", "1" if who.startswith("stage ")
+                                else "0", str(pid)], check=True, capture_output=True)
+            pin = ["taskset", "-c", "0"]
+        tick = os.sysconf("SC_CLK_TCK")
+        def cpu(pid):  # utime + stime of every thread, in seconds
+            with open("/proc/%d/stat" % pid) as f:
+                v = f.read().rsplit(")", 1)[1].split()
+            return (int(v[11]) + int(v[12])) / tick
+        before = {who: cpu(pid) for who, pid in pids.items()}
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        r = subprocess.run(pin + [os.path.join(os.environ["SLUICE_BIN"], "sluice-bench-pipeline"),
                             "--endpoint", gw.front, "--files", listfile, "--count", str(len(files)),
                             "--window", window, "--seconds", "600"] + byfile,
                            capture_output=True, text=True, timeout=700)
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent = {"stage": 0.0, "broker": 0.0}
+        for who, pid in pids.items():
+            role = "stage" if who.startswith("stage ") else "broker"  # supervisor: broker's share
+            spent[role] += cpu(pid) - before[who]
+        spent["client"] = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         kv = dict(x.split("=", 1) for x in r.stdout.split() if "=" in x)
         if r.returncode != 0 or "msgs_per_s" not in kv:
             raise SystemExit("sluice-bench-pipeline failed: %s %s" % (r.stdout, r.stderr[-500:]))
         mb = sum(os.path.getsize(f) for f in files) / 1e6
         secs = float(kv["seconds"])
-        print("%s\tsluice-%s\t%s\t%.1f\t%.2f\t%s\t%.2f\t-\tdriver=c%s p50_us=%s p99_us=%s" % (
+        n = int(kv["msgs"])
+        print("%s\tsluice-%s\t%s\t%.1f\t%.2f\t%s\t%.2f\t-\tdriver=c%s%s p50_us=%s p99_us=%s "
+              "cpu_us_per_msg=stage:%.0f,broker:%.0f,client:%.0f" % (
             corpus, label, kv["msgs"], mb, secs, kv["msgs_per_s"], mb / secs,
-            " by-file" if byfile else "", kv.get("p50_us"), kv.get("p99_us")))
+            " by-file" if byfile else "", " pinned" if pin else "", kv.get("p50_us"),
+            kv.get("p99_us"), spent["stage"] * 1e6 / n, spent["broker"] * 1e6 / n,
+            spent["client"] * 1e6 / n))
         raise SystemExit(0)
     data = [open(f, "rb").read() for f in files]
     c = Client(gw.front)
@@ -146,37 +183,53 @@ ScanHTML yes
 Bytecode no
 EOF
   require_free_port "$P_CLAMD"
-  clamd -c "$cd/clamd.conf" > "$cd/stdout.log" 2>&1 &
+  local pin_engine="" pin_client=""
+  if [ "${PIN:-0}" = 1 ]; then pin_engine="taskset -c 1"; pin_client="taskset -c 0"; fi
+  $pin_engine clamd -c "$cd/clamd.conf" > "$cd/stdout.log" 2>&1 &
   local pid=$!
   remember_pid "$pid"
   wait_port "$P_CLAMD" 120
-  local j
-  j=$(python3 "$PEERS/loadgen.py" clamd --port "$P_CLAMD" --list "$list" --concurrency "$CONC" \
-        --deadline 900 --label clamd)
+  local j c0 c1
+  c0=$(cpu_ticks "$pid")
+  j=$($pin_client python3 "$PEERS/loadgen.py" clamd --port "$P_CLAMD" --list "$list" \
+        --concurrency "$CONC" --deadline 900 --label clamd)
+  c1=$(cpu_ticks "$pid")
   stop_pid "$pid"
-  python3 - "$j" "$corpus" "$(list_bytes "$list")" <<'EOF' | tee -a "$OUT"
+  python3 - "$j" "$corpus" "$(list_bytes "$list")" "$((c1 - c0))" "$(getconf CLK_TCK)" \
+      "${pin_engine:+ pinned}" <<'EOF' | tee -a "$OUT"
 import json, sys
 j = json.loads(sys.argv[1])
-print("%s\tclamd-instream\t%d\t%.1f\t%.2f\t%.1f\t%.2f\t%d\tconc=%s p50_ms=%s" % (
+cpu_us = int(sys.argv[4]) / int(sys.argv[5]) * 1e6 / max(j["count"], 1)
+print("%s\tclamd-instream\t%d\t%.1f\t%.2f\t%.1f\t%.2f\t%d\tconc=%s%s p50_ms=%s "
+      "cpu_us_per_msg=engine:%.0f" % (
     sys.argv[2], j["count"], int(sys.argv[3]) / 1e6, j["seconds"], j["msgs_per_s"], j["MB_per_s"],
-    j["verdicts"].get("FOUND", 0), j.get("concurrency", "-"), j.get("p50_ms", "-")))
+    j["verdicts"].get("FOUND", 0), j.get("concurrency", "-"), sys.argv[6], j.get("p50_ms", "-"),
+    cpu_us))
 EOF
 }
 
+# cpu_ticks PID - user + system CPU of every thread of PID so far, in clock ticks
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+
 yara_row() {  # the yara command takes one target: hard links of the list in one directory
-  local corpus=$1 list=$2 n mb t0 t1 found set="$WORK/content-yara-set"
+  local corpus=$1 list=$2 n mb t0 t1 found set="$WORK/content-yara-set" threads=2 pin=""
+  if [ "${PIN:-0}" = 1 ]; then threads=1; pin="taskset -c 1"; fi
   n=$(wc -l < "$list"); mb=$(list_bytes "$list")
   rm -rf "$set"; mkdir -p "$set"
   python3 -c 'import os,sys; [os.link(l.rstrip("\n"), "%s/%06d.eml" % (sys.argv[2], i))
     for i, l in enumerate(open(sys.argv[1]))]' "$list" "$set"
   t0=$(now_ns)
-  found=$( (yara -p 2 -r "$SRC"/stages/av-b/rules/*.yar "$set" 2>/dev/null || true) \
-          | awk '{print $2}' | sort -u | wc -l)
+  # `times` in the subshell: the user and system CPU of its one child, yara
+  ( $pin yara -p $threads -r "$SRC"/stages/av-b/rules/*.yar "$set" > "$WORK/content-yara.out" \
+      2>/dev/null || true; times > "$WORK/content-yara.times" )
   t1=$(now_ns)
+  found=$(awk '{print $2}' "$WORK/content-yara.out" | sort -u | wc -l)
   rm -rf "$set"
-  awk -v c="$corpus" -v n="$n" -v b="$mb" -v t0="$t0" -v t1="$t1" -v f="$found" 'BEGIN{
-    s=(t1-t0)/1e9; printf "%s\tyara-cmd\t%d\t%.1f\t%.2f\t%.1f\t%.2f\t%d\tthreads=2\n",
-    c, n, b/1e6, s, n/s, b/1e6/s, f}' | tee -a "$OUT"
+  awk -v c="$corpus" -v n="$n" -v b="$mb" -v t0="$t0" -v t1="$t1" -v f="$found" -v th="$threads" \
+      -v pin="${pin:+ pinned}" -v cpu="$(sed -n 2p "$WORK/content-yara.times")" 'BEGIN{
+    split(cpu, t, /[ms ]+/); sec = t[1]*60 + t[2] + t[3]*60 + t[4]
+    s=(t1-t0)/1e9; printf "%s\tyara-cmd\t%d\t%.1f\t%.2f\t%.1f\t%.2f\t%d\tthreads=%d%s cpu_us_per_msg=engine:%.0f\n",
+    c, n, b/1e6, s, n/s, b/1e6/s, f, th, pin, sec*1e6/n}' | tee -a "$OUT"
 }
 
 for corpus in $CORPORA; do
@@ -202,9 +255,15 @@ if [ "$ROUNDS" -gt 1 ]; then
   python3 - "$OUT" <<'EOF'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])][1:]
-med = {}
+med, cpu = {}, {}
 for r in rows:
     med.setdefault((r[0], r[1]), []).append(float(r[5]))
+    # cpu_us_per_msg=stage:455,broker:58,client:49 (Sluice) or =engine:502 (yara)
+    for word in r[8].split():
+        if word.startswith("cpu_us_per_msg="):
+            parts = dict(x.split(":") for x in word.split("=", 1)[1].split(","))
+            who = "stage" if "stage" in parts else "engine"
+            cpu.setdefault((r[0], r[1]), []).append(float(parts[who]))
 for (corpus, engine), v in med.items():
     print("%s\t%s\tmedian %.1f msgs/s\truns %s" % (corpus, engine, statistics.median(v),
                                                   " ".join("%.0f" % x for x in v)))
@@ -213,6 +272,10 @@ for corpus in sorted({c for c, _ in med}):
         if (corpus, stage) in med and (corpus, peer) in med:
             a, b = statistics.median(med[(corpus, stage)]), statistics.median(med[(corpus, peer)])
             print("%s\t%s / %s = %.2fx" % (corpus, stage, peer, a / b))
+        if (corpus, stage) in cpu and (corpus, peer) in cpu:
+            a, b = statistics.median(cpu[(corpus, stage)]), statistics.median(cpu[(corpus, peer)])
+            print("%s\tCPU per message: %s's own process %.0f us, %s %.0f us: the stage does "
+                  "the same work in %.2fx the engine's CPU" % (corpus, stage, a, peer, b, a / b))
 EOF
 fi
 echo "== content bench $(machine_facts) repeat=$REPEAT rounds=$ROUNDS byfile=${BYFILE:-1} byfile_min=${BYFILE_MIN:-16384} window=$WINDOW conc=$CONC workers=$WORKERS capacity=$CAPACITY batch=$BATCH load=$(cut -d' ' -f1-3 /proc/loadavg)"

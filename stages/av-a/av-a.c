@@ -37,6 +37,7 @@ typedef struct {
     int64_t reload_check_ms; /* 0 = never reload */
     int64_t max_scansize, max_filesize, max_recursion, max_files, max_scantime_ms;
     bool scan_raw;     /* scan the raw message too, not only mime's parts */
+    bool cache;        /* libclamav's cache of clean objects (by hash), as clamd's default */
     char *unscannable; /* class_hint for a limit hit */
     char *tmpdir;      /* libclamav's scratch directory; NULL = its default */
 } av_a_opts_t;
@@ -63,6 +64,8 @@ s_load(const char *dir, void *arg, char *version, size_t version_len, char *why,
     cl_engine_set_num(e, CL_ENGINE_MAX_RECURSION, o->max_recursion);
     cl_engine_set_num(e, CL_ENGINE_MAX_FILES, o->max_files);
     cl_engine_set_num(e, CL_ENGINE_MAX_SCANTIME, o->max_scantime_ms);
+    if (!o->cache)
+        cl_engine_set_num(e, CL_ENGINE_DISABLE_CACHE, 1);
     if (o->tmpdir)
         cl_engine_set_str(e, CL_ENGINE_TMPDIR, o->tmpdir);
     unsigned sigs = 0;
@@ -102,6 +105,7 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
                        .max_files = AV_A_MAX_FILES,
                        .max_scantime_ms = AV_A_MAX_SCANTIME_MS,
                        .scan_raw = true,
+                       .cache = true,
                        .unscannable = sl_xstrdup("banned")};
     const stage_opt_t opts[] = {
         {"sigs", STAGE_OPT_STR, &o->sigs, 0, 0},
@@ -112,6 +116,7 @@ s_init(void **ctx, sl_cfg_t *cfg, const sl_cfg_node_t *section, int argc, char *
         {"max_files", STAGE_OPT_INT, &o->max_files, 1, 1000000},
         {"max_scantime", STAGE_OPT_DURATION, &o->max_scantime_ms, 10, 3600000},
         {"scan_raw", STAGE_OPT_BOOL, &o->scan_raw, 0, 0},
+        {"cache", STAGE_OPT_BOOL, &o->cache, 0, 0},
         {"unscannable", STAGE_OPT_STR, &o->unscannable, 0, 0},
         {"tmpdir", STAGE_OPT_STR, &o->tmpdir, 0, 0},
     };

@@ -192,6 +192,17 @@ class ContentTest(unittest.TestCase):
 
 @unittest.skipUnless(have_stages(), "content stages not built")
 class ReloadTest(unittest.TestCase):
+    def test_clean_cache_option(self):
+        sigs = os.path.join(SOURCE, "stages", "av-a", "sigs")
+        stage = os.path.join(BIN, "sluice-stage-av-a")
+        r = subprocess.run([stage, "--check", "--sigs", sigs, "--cache", "false"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run([stage, "--check", "--sigs", sigs, "--cache", "perhaps"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cache: expected true or false", r.stderr)
+
     def test_reload_under_load_loses_nothing(self):
         gw = Gateway(GRAPH, name="reload")
         self.addCleanup(gw.cleanup)
@@ -200,6 +211,14 @@ class ReloadTest(unittest.TestCase):
         gw.start(WORKERS, timeout=60)
         marker = b"SLUICE-RELOAD-MARKER-%d" % time.time_ns()
         probe = cm.with_attachment("probe", "probe.bin", marker + b"\n")
+        path = gw.path("probe.eml")
+        with open(path, "wb") as f:
+            f.write(probe)
+        # scanned clean first: libclamav's clean-object cache (on by default) must not
+        # keep it clean once the new signature is loaded
+        rc, doc, err = gw.submit(path)
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("AV_A_VIRUS", doc["verdicts"]["av-a"]["symbols"])
         c = Client(gw.front)
         self.addCleanup(c.close)
         total, done, versions = 500, {}, set()
@@ -226,9 +245,6 @@ class ReloadTest(unittest.TestCase):
                           env["verdicts"]["av-b"].get("rules_version")))
             done[req] = 1
         self.assertEqual(len(done), total, "lost %d messages\n%s" % (total - len(done), gw.tail()))
-        path = gw.path("probe.eml")
-        with open(path, "wb") as f:
-            f.write(probe)
         deadline = time.monotonic() + 15
         while True:
             rc, doc, err = gw.submit(path)

@@ -4,7 +4,7 @@
 # Builds build-bench (CMake Release) unless SLUICE_BUILD names a built tree, then runs
 # each benchmark with the settings bench/RESULTS.md records, writing its whole output to
 # bench/out/NAME.txt. One benchmark failing does not stop the others; the summary at the
-# end says which failed, and the exit status is non-zero then. About 25 minutes on two
+# end says which failed, and the exit status is non-zero then. About 40 minutes on two
 # idle cores. Run it on a quiet machine: neighbours move the figures more than Sluice does.
 # Knobs: SLUICE_BUILD [build-bench], ONLY="pipeline smtpd content rbl headers delivery
 # quarantine accuracy" (a subset, in this order), BENCH_OUT [bench/out].
@@ -41,9 +41,12 @@ one() {
 
 one pipeline bash bench/pipeline.sh
 one smtpd bash bench/smtpd.sh
-one content bash -c "DRIVER=c REPEAT=5 WINDOW=64 WORKERS=2 CAPACITY=1 CORPORA=sapc \
-bash bench/content.sh '$BUILD' && DRIVER=c WINDOW=64 WORKERS=2 CAPACITY=1 CORPORA=gen \
-bash bench/content.sh '$BUILD'"
+# content: every row on both corpora; yara and av-b again on longer runs; then each
+# scanning stage against its engine on one CPU each (PIN=1)
+one content bash -c "DRIVER=c REPEAT=2 ROUNDS=3 WINDOW=256 BATCH=64 CORPORA='sapc gen' \
+bash bench/content.sh '$BUILD' && DRIVER=c REPEAT=10 ROUNDS=3 WINDOW=256 BATCH=64 CORPORA=gen \
+ROWS='yara av-b' bash bench/content.sh '$BUILD' && PIN=1 CAPACITY=1 DRIVER=c REPEAT=3 ROUNDS=3 \
+WINDOW=256 BATCH=64 CORPORA='sapc gen' ROWS='clamd av-a yara av-b' bash bench/content.sh '$BUILD'"
 one rbl bash bench/bench_rbl.sh "$BUILD"
 one headers bash bench/bench_headers.sh "$BUILD"
 one delivery bash bench/bench_delivery.sh

@@ -11,6 +11,7 @@
  */
 #include "mime.h"
 #include "sl_mem.h"
+#include "sl_text.h"
 
 #include <glib.h>
 #include <gmime/gmime.h>
@@ -364,21 +365,6 @@ s_walk(s_walk_t *w, GMimeObject *obj, const char *path, int depth)
     }
 }
 
-/* s_containers - "multipart/" and "message/" mentions: at least the nesting
- * GMime's recursive parser would meet. */
-static size_t
-s_containers(const unsigned char *p, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i + 8 <= len; i++) {
-        unsigned char c = p[i] | 0x20;
-        if (c == 'm' && (g_ascii_strncasecmp((const char *) p + i, "multipart/", 10) == 0 ||
-                         g_ascii_strncasecmp((const char *) p + i, "message/", 8) == 0))
-            n++;
-    }
-    return n;
-}
-
 int
 mime_scan(const void *raw, size_t len, const mime_limits_t *lim, mime_magic_t *magic,
           mime_result_t *res)
@@ -387,7 +373,7 @@ mime_scan(const void *raw, size_t len, const mime_limits_t *lim, mime_magic_t *m
     if (raw == NULL)
         raw = ""; /* an empty body may come as (NULL, 0) */
     res->deadline_ms = sl_mono_ms() + (uint64_t) lim->time_max_ms;
-    if (s_containers(raw, len) > (size_t) lim->containers_max) {
+    if (sl_mime_containers(raw, len) > (size_t) lim->containers_max) {
         mime_limit_hit(res, lim, "", "more multipart/message containers than containers_max");
         return 0;
     }

@@ -22,6 +22,7 @@
 #include "score_bayes.h"
 #include "sl_mem.h"
 #include "sl_store.h"
+#include "sl_text.h"
 
 #include <gmime/gmime.h>
 #include <math.h>
@@ -253,19 +254,6 @@ s_text(s_set_t *set, const char *p, size_t len)
     }
 }
 
-/* s_containers - "multipart/" and "message/" mentions: at least the nesting
- * GMime's recursive parser would meet. */
-static size_t
-s_containers(const char *p, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i + 8 <= len; i++)
-        if ((p[i] | 0x20) == 'm' && (strncasecmp(p + i, "multipart/", 10) == 0 ||
-                                     strncasecmp(p + i, "message/", 8) == 0))
-            n++;
-    return n;
-}
-
 static pthread_once_t s_gmime_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -280,7 +268,7 @@ s_gmime_init(void)
 static int
 s_decode(s_set_t *set, const char *msg, size_t len)
 {
-    if (s_containers(msg, len) > BAYES_CONTAINERS_MAX)
+    if (sl_mime_containers(msg, len) > BAYES_CONTAINERS_MAX)
         return -1;
     pthread_once(&s_gmime_once, s_gmime_init);
     GMimeStream *stream = g_mime_stream_mem_new_with_buffer(msg, len);

@@ -48,6 +48,8 @@ REPEAT=${REPEAT:-1}
 ROUNDS=${ROUNDS:-1}
 ROWS=${ROWS:-"clamd av-a yara av-b mime content"}
 export WORKERS=${WORKERS:-1} CAPACITY=${CAPACITY:-2} BATCH=${BATCH:-16}
+PIN_ENGINE="" PIN_CLIENT="" # PIN=1: the engine (or stage) on CPU 1, its client on CPU 0
+if [ "${PIN:-0}" = 1 ]; then PIN_ENGINE="taskset -c 1"; PIN_CLIENT="taskset -c 0"; fi
 P_CLAMD=${P_CLAMD:-3311}
 OUT=${OUT:-$WORK/content-bench.tsv}
 export SLUICE_BIN=$BUILD/bin SLUICE_SOURCE=$SRC
@@ -183,20 +185,18 @@ ScanHTML yes
 Bytecode no
 EOF
   require_free_port "$P_CLAMD"
-  local pin_engine="" pin_client=""
-  if [ "${PIN:-0}" = 1 ]; then pin_engine="taskset -c 1"; pin_client="taskset -c 0"; fi
-  $pin_engine clamd -c "$cd/clamd.conf" > "$cd/stdout.log" 2>&1 &
+  $PIN_ENGINE clamd -c "$cd/clamd.conf" > "$cd/stdout.log" 2>&1 &
   local pid=$!
   remember_pid "$pid"
   wait_port "$P_CLAMD" 120
   local j c0 c1
   c0=$(cpu_ticks "$pid")
-  j=$($pin_client python3 "$PEERS/loadgen.py" clamd --port "$P_CLAMD" --list "$list" \
+  j=$($PIN_CLIENT python3 "$PEERS/loadgen.py" clamd --port "$P_CLAMD" --list "$list" \
         --concurrency "$CONC" --deadline 900 --label clamd)
   c1=$(cpu_ticks "$pid")
   stop_pid "$pid"
   python3 - "$j" "$corpus" "$(list_bytes "$list")" "$((c1 - c0))" "$(getconf CLK_TCK)" \
-      "${pin_engine:+ pinned}" <<'EOF' | tee -a "$OUT"
+      "${PIN_ENGINE:+ pinned}" <<'EOF' | tee -a "$OUT"
 import json, sys
 j = json.loads(sys.argv[1])
 cpu_us = int(sys.argv[4]) / int(sys.argv[5]) * 1e6 / max(j["count"], 1)
@@ -212,21 +212,21 @@ EOF
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
 yara_row() {  # the yara command takes one target: hard links of the list in one directory
-  local corpus=$1 list=$2 n mb t0 t1 found set="$WORK/content-yara-set" threads=2 pin=""
-  if [ "${PIN:-0}" = 1 ]; then threads=1; pin="taskset -c 1"; fi
+  local corpus=$1 list=$2 n mb t0 t1 found set="$WORK/content-yara-set" threads=2
+  if [ -n "$PIN_ENGINE" ]; then threads=1; fi
   n=$(wc -l < "$list"); mb=$(list_bytes "$list")
   rm -rf "$set"; mkdir -p "$set"
   python3 -c 'import os,sys; [os.link(l.rstrip("\n"), "%s/%06d.eml" % (sys.argv[2], i))
     for i, l in enumerate(open(sys.argv[1]))]' "$list" "$set"
   t0=$(now_ns)
   # `times` in the subshell: the user and system CPU of its one child, yara
-  ( $pin yara -p $threads -r "$SRC"/stages/av-b/rules/*.yar "$set" > "$WORK/content-yara.out" \
+  ( $PIN_ENGINE yara -p $threads -r "$SRC"/stages/av-b/rules/*.yar "$set" > "$WORK/content-yara.out" \
       2>/dev/null || true; times > "$WORK/content-yara.times" )
   t1=$(now_ns)
   found=$(awk '{print $2}' "$WORK/content-yara.out" | sort -u | wc -l)
   rm -rf "$set"
   awk -v c="$corpus" -v n="$n" -v b="$mb" -v t0="$t0" -v t1="$t1" -v f="$found" -v th="$threads" \
-      -v pin="${pin:+ pinned}" -v cpu="$(sed -n 2p "$WORK/content-yara.times")" 'BEGIN{
+      -v pin="${PIN_ENGINE:+ pinned}" -v cpu="$(sed -n 2p "$WORK/content-yara.times")" 'BEGIN{
     split(cpu, t, /[ms ]+/); sec = t[1]*60 + t[2] + t[3]*60 + t[4]
     s=(t1-t0)/1e9; printf "%s\tyara-cmd\t%d\t%.1f\t%.2f\t%.1f\t%.2f\t%d\tthreads=%d%s cpu_us_per_msg=engine:%.0f\n",
     c, n, b/1e6, s, n/s, b/1e6/s, f, th, pin, sec*1e6/n}' | tee -a "$OUT"

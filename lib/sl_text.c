@@ -12,7 +12,7 @@
 static unsigned char
 s_lower(unsigned char c)
 {
-    return c >= 'A' && c <= 'Z' ? (unsigned char) (c - 'A' + 'a') : c;
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
 }
 
 bool
@@ -23,7 +23,7 @@ sl_text_casestarts(const void *p, size_t len, const char *lit)
         return false;
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++)
-        if (s_lower(b[i]) != s_lower((unsigned char) lit[i]))
+        if (s_lower(b[i]) != s_lower((unsigned char)lit[i]))
             return false;
     return true;
 }

@@ -9,12 +9,12 @@
  */
 #include "qr_core.h"
 #include "sl_mem.h"
+#include "sl_text.h"
 
 #include <ctype.h>
 #include <gmime/gmime.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define S_HEADERS_MAX 200       /* headers shown (API.md) */
 #define S_TEXT_MAX (512u << 10) /* text shown */
@@ -42,13 +42,6 @@ s_add(s_text_t *t, const char *p, size_t n)
 }
 
 static bool
-s_prefix(const char *p, size_t len, const char *w)
-{
-    size_t n = strlen(w);
-    return len >= n && strncasecmp(p, w, n) == 0;
-}
-
-static bool
 s_url_char(unsigned char c)
 {
     return c > ' ' && c < 0x7f && !strchr("<>\"'()[]{}|\\^`", c);
@@ -64,11 +57,11 @@ qr_neutralise(const char *text, size_t len)
         size_t skip = 0;
         bool word_start = i == 0 || !isalnum((unsigned char)text[i - 1]);
         for (int s = 0; word_start && schemes[s]; s++)
-            if (s_prefix(text + i, len - i, schemes[s])) {
+            if (sl_text_casestarts(text + i, len - i, schemes[s])) {
                 skip = s == 3 ? 0 : strlen(schemes[s]);
                 break;
             }
-        if (!word_start || (skip == 0 && !s_prefix(text + i, len - i, "www."))) {
+        if (!word_start || (skip == 0 && !sl_text_casestarts(text + i, len - i, "www."))) {
             s_add(&t, text + i, 1);
             i++;
             continue;
@@ -106,7 +99,7 @@ s_entity(const char *p, size_t len, s_text_t *t)
     } names[] = {{"amp;", "&"}, {"lt;", "<"},   {"gt;", ">"},  {"quot;", "\""},
                  {"#39;", "'"}, {"nbsp;", " "}, {"apos;", "'"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (s_prefix(p, len, names[i].name)) {
+        if (sl_text_casestarts(p, len, names[i].name)) {
             s_add(t, names[i].text, strlen(names[i].text));
             return strlen(names[i].name);
         }
@@ -121,21 +114,23 @@ qr_html_to_text(const char *html, size_t len)
     for (size_t i = 0; i < len;) {
         if (html[i] == '<') {
             const char *skip_to = NULL;
-            if (s_prefix(html + i, len - i, "<script"))
+            if (sl_text_casestarts(html + i, len - i, "<script"))
                 skip_to = "</script";
-            else if (s_prefix(html + i, len - i, "<style"))
+            else if (sl_text_casestarts(html + i, len - i, "<style"))
                 skip_to = "</style";
-            else if (s_prefix(html + i, len - i, "<!--"))
+            else if (sl_text_casestarts(html + i, len - i, "<!--"))
                 skip_to = "-->";
             if (skip_to) {
                 size_t k = i + 1;
-                while (k < len && !s_prefix(html + k, len - k, skip_to))
+                while (k < len && !sl_text_casestarts(html + k, len - k, skip_to))
                     k++;
                 i = k;
             }
-            bool brk = s_prefix(html + i, len - i, "<br") || s_prefix(html + i, len - i, "</p") ||
-                       s_prefix(html + i, len - i, "</div") ||
-                       s_prefix(html + i, len - i, "</tr") || s_prefix(html + i, len - i, "<li");
+            bool brk = sl_text_casestarts(html + i, len - i, "<br") ||
+                       sl_text_casestarts(html + i, len - i, "</p") ||
+                       sl_text_casestarts(html + i, len - i, "</div") ||
+                       sl_text_casestarts(html + i, len - i, "</tr") ||
+                       sl_text_casestarts(html + i, len - i, "<li");
             while (i < len && html[i] != '>')
                 i++;
             i += i < len;

@@ -8,6 +8,7 @@
  * Tests: tests/unit/test_smtpd_cmd.c, tests/fuzz/fuzz_smtpd_cmd.c
  */
 #include "smtpd_cmd.h"
+#include "sl_text.h"
 
 #include <string.h>
 
@@ -28,18 +29,6 @@ static char
 s_upper(char c)
 {
     return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
-}
-
-static bool
-s_caseprefix(const char *p, size_t len, const char *word)
-{
-    size_t n = strlen(word);
-    if (len < n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s_upper(p[i]) != word[i])
-            return false;
-    return true;
 }
 
 bool
@@ -79,7 +68,7 @@ smtpd_cmd_parse(const char *line, size_t len, smtpd_cmd_t *out, const char **why
     if (verb_len == 0)
         return sl_fail(why, "500 5.5.2 Syntax error, command unrecognized");
     for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++) {
-        if (strlen(s_verbs[i].name) == verb_len && s_caseprefix(line, len, s_verbs[i].name)) {
+        if (strlen(s_verbs[i].name) == verb_len && sl_text_casestarts(line, len, s_verbs[i].name)) {
             out->verb = s_verbs[i].verb;
             break;
         }
@@ -378,7 +367,7 @@ s_mail_or_rcpt(sl_slice_t arg, const char *prefix, bool esmtp, bool is_rcpt, smt
 {
     *out = (smtpd_path_t){0};
     size_t plen = strlen(prefix);
-    if (!s_caseprefix(arg.ptr, arg.len, prefix))
+    if (!sl_text_casestarts(arg.ptr, arg.len, prefix))
         return sl_fail(why, is_rcpt ? "501 5.5.4 Syntax: RCPT TO:<address>"
                                     : "501 5.5.4 Syntax: MAIL FROM:<address>");
     const char *p = arg.ptr + plen;

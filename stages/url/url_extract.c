@@ -12,6 +12,7 @@
  */
 #include "url_extract.h"
 #include "sl_mem.h"
+#include "sl_text.h"
 
 #include <arpa/inet.h>
 #include <idn2.h>
@@ -32,18 +33,6 @@ static char
 s_lower(char c)
 {
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool
-s_prefix(const char *p, size_t len, const char *lit)
-{
-    size_t n = strlen(lit);
-    if (len < n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s_lower(p[i]) != lit[i])
-            return false;
-    return true;
 }
 
 static int
@@ -288,7 +277,7 @@ url_normalise(const char *p, size_t len, url_t *out, const char **why)
         len--;
     const char *scheme = NULL;
     for (size_t i = 0; i < sizeof s_schemes / sizeof s_schemes[0]; i++) {
-        if (s_prefix(p, len, s_schemes[i].prefix)) {
+        if (sl_text_casestarts(p, len, s_schemes[i].prefix)) {
             size_t skip = strlen(s_schemes[i].prefix);
             scheme = s_schemes[i].scheme;
             out->flags |= s_schemes[i].flags;
@@ -296,7 +285,7 @@ url_normalise(const char *p, size_t len, url_t *out, const char **why)
             break;
         }
     }
-    if (scheme == NULL && s_prefix(p, len, "www."))
+    if (scheme == NULL && sl_text_casestarts(p, len, "www."))
         scheme = "http";
     if (scheme == NULL)
         return s_fail(why, "not a web URL");
@@ -436,7 +425,7 @@ s_find(const char *p, size_t len, size_t from)
             before == '/' || before == '-' || before == '@')
             continue;
         for (size_t k = 0; k < sizeof starts / sizeof starts[0]; k++)
-            if (s_prefix(p + i, len - i, starts[k]))
+            if (sl_text_casestarts(p + i, len - i, starts[k]))
                 return i;
     }
     return len;
@@ -487,7 +476,7 @@ s_entities(const char *p, size_t len, char *out, size_t size)
             {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&nbsp;", ' '}};
         bool done = false;
         for (size_t k = 0; k < sizeof named / sizeof named[0] && !done; k++) {
-            if (s_prefix(p + i, len - i, named[k].name)) {
+            if (sl_text_casestarts(p + i, len - i, named[k].name)) {
                 out[n++] = named[k].c;
                 i += strlen(named[k].name) - 1;
                 done = true;
@@ -527,7 +516,7 @@ s_attr(const char *p, size_t len, const char *name, char *out, size_t size)
         while (i < len && p[i] != '=' && p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
                p[i] != '\n' && p[i] != '/')
             i++;
-        bool match = i - k == nlen && s_prefix(p + k, len - k, name);
+        bool match = i - k == nlen && sl_text_casestarts(p + k, len - k, name);
         while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
             i++;
         if (i >= len || p[i] != '=') {
@@ -626,7 +615,7 @@ url_list_add_html(url_list_t *list, const char *p, size_t len)
         }
         size_t tag_end = (size_t)(gt - p);
         for (size_t k = 0; k < sizeof links / sizeof links[0]; k++) {
-            if (te - t != strlen(links[k].tag) || !s_prefix(p + t, te - t, links[k].tag))
+            if (te - t != strlen(links[k].tag) || !sl_text_casestarts(p + t, te - t, links[k].tag))
                 continue;
             if (!s_attr(p + te, tag_end - te, links[k].attr, value, sizeof value))
                 break;
@@ -637,7 +626,7 @@ url_list_add_html(url_list_t *list, const char *p, size_t len)
                  * for </a> stops there: anchors never closed stay linear. */
                 size_t close = tag_end + 1;
                 size_t stop = len - close > URL_TEXT_MAX ? close + URL_TEXT_MAX : len;
-                while (close < stop && !s_prefix(p + close, len - close, "</a"))
+                while (close < stop && !sl_text_casestarts(p + close, len - close, "</a"))
                     close++;
                 size_t tlen = close - tag_end - 1;
                 has_text = s_text_host(p + tag_end + 1, tlen, shown, sizeof shown);

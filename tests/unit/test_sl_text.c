@@ -31,13 +31,14 @@ s_exact(const char *p, size_t len)
 static void
 test_containers(void **state)
 {
-    (void) state;
+    (void)state;
     static const struct {
         const char *label, *text;
         size_t len, want;
     } cases[] = {
         {"none", S("Subject: hi\r\n\r\nplain text\r\n"), 0},
-        {"one of each", S("Content-Type: multipart/mixed\r\n\r\nContent-Type: message/rfc822\r\n"), 2},
+        {"one of each", S("Content-Type: multipart/mixed\r\n\r\nContent-Type: message/rfc822\r\n"),
+         2},
         {"any case", S("MULTIPART/Alternative MeSsAgE/partial"), 2},
         {"ends in multipar", S("text then multipar"), 0},
         {"ends in multipart", S("text then multipart"), 0},
@@ -58,7 +59,7 @@ test_containers(void **state)
 static void
 test_casestarts(void **state)
 {
-    (void) state;
+    (void)state;
     char *b = s_exact(S("From: a"));
     assert_true(sl_text_casestarts(b, 7, "from:"));
     assert_true(sl_text_casestarts(b, 7, "FROM: A"));
